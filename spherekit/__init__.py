@@ -1,0 +1,1 @@
+"""spherekit: a typed, explicit, fast toolkit for VMware vSphere."""

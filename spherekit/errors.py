@@ -1,0 +1,60 @@
+"""The one error root of spherekit, and the errors that are not vSphere faults.
+
+Every exception spherekit raises derives from :class:`SpherekitError`:
+
+- vSphere faults (``spherekit.faults.InvalidPowerState``, ...) mirror the WSDL fault
+  hierarchy under ``MethodFault``;
+- transport problems are mapped once, at the transport boundary, into
+  :class:`TransportError` and its subclasses;
+- mistakes the client can see before sending anything raise :class:`UsageError`.
+"""
+
+from __future__ import annotations
+
+
+class SpherekitError(Exception):
+    """Root of every error spherekit raises."""
+
+
+class UsageError(SpherekitError, ValueError):
+    """The call cannot be right: caught client-side, before anything was sent."""
+
+
+class VersionError(UsageError):
+    """A method, parameter or field is newer than the server's API version."""
+
+
+class ReadOnlyError(UsageError):
+    """A read-only session refused a method that changes server state."""
+
+
+class TransportError(SpherekitError):
+    """The request did not complete at the HTTP level."""
+
+    def __init__(self, message: str, *, method: str | None = None) -> None:
+        super().__init__(message)
+        self.method = method
+
+
+class ConnectError(TransportError):
+    """The server could not be reached (refused, unknown host, unreachable)."""
+
+
+class TLSError(ConnectError):
+    """The server's certificate was not accepted."""
+
+
+class TimeoutError(TransportError):  # noqa: A001 - deliberately mirrors the builtin's meaning
+    """The server did not answer in time."""
+
+
+class ProtocolError(TransportError):
+    """The server answered with something that is not a valid vSphere SOAP response."""
+
+
+class OutcomeUnknown(TransportError):
+    """A call that changes server state may have reached the server, but no answer came back.
+
+    It is not re-sent automatically: check the server's state (e.g. recent tasks) before
+    trying again.
+    """
