@@ -11,6 +11,19 @@ Every exception spherekit raises derives from :class:`SpherekitError`:
 
 from __future__ import annotations
 
+__all__ = [
+    "ConnectError",
+    "OutcomeUnknown",
+    "ProtocolError",
+    "ReadOnlyError",
+    "SpherekitError",
+    "TLSError",
+    "TimeoutError",
+    "TransportError",
+    "UsageError",
+    "VersionError",
+]
+
 
 class SpherekitError(Exception):
     """Root of every error spherekit raises."""
@@ -29,11 +42,21 @@ class ReadOnlyError(UsageError):
 
 
 class TransportError(SpherekitError):
-    """The request did not complete at the HTTP level."""
+    """The request did not complete at the HTTP level.
 
-    def __init__(self, message: str, *, method: str | None = None) -> None:
+    ``method`` names the SOAP method being called, when known. ``maybe_sent`` says whether
+    the request may have reached the server: ``False`` only when the failure happened before
+    a connection was established (refused, unknown host, TLS rejected, connect timeout), so
+    nothing can have been processed; ``True`` once the request was (or may have been)
+    written, so a call that changes server state must not be blindly re-sent.
+    """
+
+    def __init__(
+        self, message: str, *, method: str | None = None, maybe_sent: bool = False
+    ) -> None:
         super().__init__(message)
         self.method = method
+        self.maybe_sent = maybe_sent
 
 
 class ConnectError(TransportError):

@@ -154,8 +154,8 @@ class Vcsim:
             self, _shutdown, self._proc, self._stderr, self.stop_timeout
         )
         line = self._first_line(self._proc)
-        if "://" not in line:
-            status = self._proc.poll()
+        if line is None or "://" not in line:
+            status = None if line is None else self._exit_status(self._proc)
             self.stop()
             if status is not None:
                 problem = f"exited with status {status} before reporting its URL"
@@ -170,7 +170,8 @@ class Vcsim:
         self._url = line
         return self
 
-    def _first_line(self, proc: subprocess.Popen[str]) -> str:
+    def _first_line(self, proc: subprocess.Popen[str]) -> str | None:
+        """The first stdout line, stripped; "" at end of file; None on timeout."""
         lines: queue.Queue[str] = queue.Queue()
         stdout = proc.stdout
         assert stdout is not None
@@ -179,8 +180,15 @@ class Vcsim:
         try:
             line = lines.get(timeout=self.startup_timeout)
         except queue.Empty:
-            return ""
-        return line.strip()  # "" also when vcsim exited before printing
+            return None
+        return line.strip()
+
+    @staticmethod
+    def _exit_status(proc: subprocess.Popen[str]) -> int | None:
+        try:
+            return proc.wait(2)  # stdout was closed: it is exiting, if not gone already
+        except subprocess.TimeoutExpired:
+            return None
 
     def stop(self) -> None:
         """SIGTERM, wait up to ``stop_timeout`` seconds, then SIGKILL. Idempotent."""

@@ -3,6 +3,7 @@
 pyVmomi is a build-time source of facts here, never a runtime dependency. Run:
 
     python tools/schema/extract.py            # rewrite the data file
+    python tools/schema/extract.py OUT.json   # write the data file elsewhere (tests compare)
     python tools/schema/generate.py           # regenerate spherekit/schema/vim25/
 
 The data file names every type by its WSDL name. A type reference is a WSDL name,
@@ -23,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pyVmomi import VmomiSupport as V  # type: ignore[import-untyped]
+from pyVmomi import VmomiSupport as V
 
 NS = "urn:vim25"
 OUT = Path(__file__).resolve().parents[2] / "spherekit" / "schema" / "vim25.json"
@@ -100,6 +101,7 @@ def vim25_names() -> set[str]:
                 and node.func.id.startswith("Create")
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
             ):
                 names.add(node.args[0].value)
     # the roots that VmomiSupport defines itself (DataObject, ManagedObject, MethodFault, ...)
@@ -129,7 +131,7 @@ def versions() -> tuple[list[str], dict[str, str]]:
     return [wire[v] for v in vim], mapping
 
 
-def main() -> int:
+def main(out: Path = OUT) -> int:
     order, vmap = versions()
     ours = vim25_names()
     vmodl_to_wsdl: dict[str, str] = {}
@@ -229,8 +231,8 @@ def main() -> int:
         "data": data,
         "managed": managed,
     }
-    OUT.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    print(f"{OUT}: {len(data)} data types, {len(enums)} enums, {len(managed)} managed types, "
+    out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    print(f"{out}: {len(data)} data types, {len(enums)} enums, {len(managed)} managed types, "
           f"{sum(len(m['methods']) for m in managed.values())} methods")
     return 0
 
@@ -242,4 +244,4 @@ def _pyvmomi_version() -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT))

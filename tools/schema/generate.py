@@ -7,6 +7,7 @@ Generated modules:
 
 - ``enums.py``   every enum as a ``StrEnum``
 - ``data.py``    every data object and fault as a class with typed fields
+- ``faults.py``  the fault classes of data.py, for ``except faults.X``
 - ``managed.py`` every managed-object type as a handle whose typed methods go through
                  ``Caller.call``
 - ``model.py``   the tables the codec and the session need: versions, methods, properties
@@ -142,9 +143,9 @@ def render_enums(m: Model) -> str:
         out.append(f"\nclass {name}(StrEnum):")
         out.append(f'    """vim25 enum {name} (since {e["version"]})."""\n')
         for v in e["values"]:
-            ident = v if v.isidentifier() and not keyword.iskeyword(v) else "_" + "".join(
-                c if c.isalnum() else "_" for c in v
-            )
+            # a member named like a str method (``replace``) would shadow it on every member
+            usable = v.isidentifier() and not keyword.iskeyword(v) and not hasattr(str, v)
+            ident = v if usable else "_" + "".join(c if c.isalnum() else "_" for c in v)
             out.append(f"    {ident} = {v!r}")
         out.append("")
     out.append("\nENUMS: dict[str, type[StrEnum]] = {")
@@ -184,6 +185,8 @@ def render_data(m: Model) -> str:
             t = m.py_type(f["type"])
             if f.get("optional"):
                 out.append(f"    {attr(f['name'])}: {t} | None = None")
+            elif t == "Any":  # None is already an Any; an ignore here would be unused
+                out.append(f"    {attr(f['name'])}: {t} = None")
             else:
                 out.append(f"    {attr(f['name'])}: {t} = None  # type: ignore[assignment]")
         fields = m.all_fields(name)
@@ -335,6 +338,17 @@ def render_model(m: Model) -> str:
     return "\n".join(out)
 
 
+def render_faults(m: Model) -> str:
+    names = sorted(m.faults)
+    out = [HEADER, "from spherekit.schema.vim25.data import ("]
+    out += [f"    {n}," for n in names]
+    out.append(")\n")
+    out.append("__all__ = [")
+    out += [f"    {n!r}," for n in names]
+    out.append("]\n")
+    return "\n".join(out)
+
+
 def render_all() -> dict[Path, str]:
     m = Model(json.loads(DATA_FILE.read_text()))
     return {
@@ -342,6 +356,7 @@ def render_all() -> dict[Path, str]:
         OUT_DIR / "enums.py": render_enums(m),
         OUT_DIR / "data.py": render_data(m),
         OUT_DIR / "managed.py": render_managed(m),
+        OUT_DIR / "faults.py": render_faults(m),
         OUT_DIR / "model.py": render_model(m),
     }
 

@@ -17394,7 +17394,7 @@ class DynamicProperty(DataObject):
     _version = 0
     _fields = DataObject._fields + (('name', 'name', 'string', 0, 0), ('val', 'val', 'anyType', 0, 0),)
     name: str = None  # type: ignore[assignment]
-    val: Any = None  # type: ignore[assignment]
+    val: Any = None
 
     def __init__(self, *, name: str, val: Any) -> None:
         self.name = name
@@ -35228,7 +35228,7 @@ class KeyAnyValue(DynamicData):
     _version = 4
     _fields = DynamicData._fields + (('key', 'key', 'string', 0, 4), ('value', 'value', 'anyType', 0, 4),)
     key: str = None  # type: ignore[assignment]
-    value: Any = None  # type: ignore[assignment]
+    value: Any = None
 
     def __init__(self, *, key: str, value: Any, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
         self.dynamicType = dynamicType

@@ -1490,7 +1490,7 @@ class HostConfigChangeMode(StrEnum):
     """vim25 enum HostConfigChangeMode (since 2.0)."""
 
     modify = 'modify'
-    replace = 'replace'
+    _replace = 'replace'
 
 
 class HostConfigChangeOperation(StrEnum):
@@ -2418,7 +2418,7 @@ class HostVmciAccessManagerMode(StrEnum):
     """vim25 enum HostVmciAccessManagerMode (since 5.0)."""
 
     grant = 'grant'
-    replace = 'replace'
+    _replace = 'replace'
     revoke = 'revoke'
 
 
@@ -3591,7 +3591,7 @@ class VirtualDeviceConfigSpecFileOperation(StrEnum):
 
     create = 'create'
     destroy = 'destroy'
-    replace = 'replace'
+    _replace = 'replace'
 
 
 class VirtualDeviceConfigSpecOperation(StrEnum):
@@ -3779,7 +3779,7 @@ class VirtualMachineCloneSpecTpmProvisionPolicy(StrEnum):
     """vim25 enum VirtualMachineCloneSpecTpmProvisionPolicy (since 8.0.0.1)."""
 
     copy = 'copy'
-    replace = 'replace'
+    _replace = 'replace'
 
 
 class VirtualMachineConfigInfoNpivWwnType(StrEnum):

@@ -1,0 +1,349 @@
+"""Bulk property reads and watches over the PropertyCollector.
+
+- :func:`fetch` reads properties of every object of a type under a root in one
+  ContainerView + ``RetrievePropertiesEx`` (+ ``ContinueRetrievePropertiesEx`` pages), and
+  returns ``(MoRef, {path: value})`` rows without building objects nobody asked for.
+- :class:`Watch` iterates ``WaitForUpdatesEx`` on a collector of its own; it survives a
+  re-login and ``InvalidCollectorVersion`` by rebuilding its filters and starting over.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from lxml import etree
+
+from spherekit.errors import SpherekitError, TimeoutError, UsageError
+from spherekit.schema import registry
+from spherekit.schema.base import ARRAY, ManagedObject, MoRef
+from spherekit.schema.vim25.model import PROPERTIES
+from spherekit.wire import codec
+
+if TYPE_CHECKING:
+    from spherekit.schema.vim25.data import (
+        MethodFault,
+        ObjectUpdate,
+        PropertyFilterSpec,
+        UpdateSet,
+    )
+    from spherekit.session import Session
+
+__all__ = ["MissingProperties", "Watch", "check_path", "fetch", "filter_spec"]
+
+_Q = "{urn:vim25}"
+_OBJECTS, _TOKEN, _OBJ, _PROPSET, _MISSING = (
+    _Q + "objects", _Q + "token", _Q + "obj", _Q + "propSet", _Q + "missingSet"
+)  # fmt: skip
+
+Row = tuple[MoRef, dict[str, Any]]
+
+
+class MissingProperties(SpherekitError):
+    """The server could not read some requested properties (``missingSet``)."""
+
+    def __init__(self, missing: list[tuple[MoRef, str, MethodFault]], rows: list[Row]) -> None:
+        first = missing[0]
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        super().__init__(
+            f"cannot read {first[1]!r} of {first[0]}: {first[2]}{more} "
+            "(pass ignore_missing=True to get the other values)"
+        )
+        self.missing = missing
+        self.rows = rows
+
+
+def _property_type(mtype: str, name: str) -> tuple[str, int] | None:
+    cur: str | None = mtype
+    while cur is not None:
+        p = PROPERTIES.get(cur, {}).get(name)
+        if p is not None:
+            return p[0], p[1]
+        cur = registry.MANAGED_BASES.get(cur)
+    return None
+
+
+def check_path(mtype: str, path: str) -> None:
+    """Raise UsageError unless ``path`` names a property (or nested field) of ``mtype``."""
+    if not registry.is_managed(mtype):
+        close = [n for n in registry.MANAGED_BASES if n.lower() == mtype.lower()]
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise UsageError(f"{mtype!r} is not a managed-object type{hint}")
+    head, _, rest = path.partition(".")
+    found = _property_type(mtype, head)
+    if found is None:
+        raise UsageError(f"{mtype} has no property {head!r} (in {path!r})")
+    tname, flags = found
+    walked = head
+    while rest:
+        if flags & ARRAY or not registry.is_data(tname):
+            raise UsageError(f"{mtype}.{walked} is a {tname}; it has no field path {rest!r}")
+        head, _, rest = rest.partition(".")
+        cls = registry.data_class(tname)
+        assert cls is not None
+        field = next((f for f in cls._fields if f[1] == head), None)
+        if field is None:
+            raise UsageError(f"{tname} (at {mtype}.{walked}) has no field {head!r}")
+        tname, flags = field[2], field[3]
+        walked += "." + head
+
+
+def filter_spec(
+    mtype: str, paths: Sequence[str], objects: Sequence[MoRef], *, view: bool = False
+) -> PropertyFilterSpec:
+    """A filter spec for ``paths`` of ``objects`` (or of the contents of a view)."""
+    from spherekit.schema.vim25.data import (
+        ObjectSpec,
+        PropertyFilterSpec,
+        PropertySpec,
+        TraversalSpec,
+    )
+
+    for p in paths:
+        check_path(mtype, p)
+    prop = PropertySpec(type=mtype, pathSet=list(paths), all=False)
+    if view:
+        (view_ref,) = objects
+        traverse = TraversalSpec(name="view", type=view_ref.type, path="view", skip=False)
+        obj_specs = [ObjectSpec(obj=view_ref, skip=True, selectSet=[traverse])]
+    else:
+        obj_specs = [ObjectSpec(obj=o, skip=False) for o in objects]
+    return PropertyFilterSpec(propSet=[prop], objectSet=obj_specs)
+
+
+def _rows(payload: etree._Element, rows: list[Row], missing: list[Any]) -> str | None:
+    """Append the rows of one RetrieveResult; return its continuation token."""
+    token = None
+    decode = codec.decode
+    for result in payload:
+        for el in result:
+            tag = el.tag
+            if tag == _OBJECTS:
+                obj = None
+                values: dict[str, Any] = {}
+                for c in el:
+                    ctag = c.tag
+                    if ctag == _PROPSET:
+                        name = val = None
+                        for pc in c:
+                            if pc.tag == _Q + "name":
+                                name = pc.text
+                            else:
+                                val = pc
+                        if name is not None:
+                            values[name] = decode(val, "anyType") if val is not None else None
+                    elif ctag == _OBJ:
+                        obj = MoRef(c.get("type") or "", c.text or "")
+                    elif ctag == _MISSING:
+                        m = codec.decode(c, "MissingProperty")
+                        missing.append((obj, m.path, m.fault.fault if m.fault else None))
+                if obj is not None:
+                    rows.append((obj, values))
+            elif tag == _TOKEN:
+                token = el.text
+    return token
+
+
+def fetch(
+    session: Session,
+    mtype: str,
+    paths: Sequence[str],
+    *,
+    root: MoRef | ManagedObject | None = None,
+    recursive: bool = True,
+    page_size: int | None = None,
+    ignore_missing: bool = False,
+) -> list[Row]:
+    """Read ``paths`` of every ``mtype`` object under ``root`` (default: the root folder).
+
+    One ContainerView, one ``RetrievePropertiesEx`` and its continuations; the view is
+    destroyed afterwards. Returns ``[(moref, {path: value}), ...]``; a property that is not
+    set on an object is absent from its dict.
+    """
+    if isinstance(paths, str):
+        raise UsageError("paths must be a list of property paths, not a str")
+    content = session.content
+    root_ref = root.ref if isinstance(root, ManagedObject) else (root or content.rootFolder)
+    view = session.call(
+        content.viewManager, "CreateContainerView", container=root_ref, type=[mtype],
+        recursive=recursive,
+    )  # fmt: skip
+    try:
+        spec = filter_spec(mtype, paths, [view], view=True)
+        return retrieve(session, spec, page_size=page_size, ignore_missing=ignore_missing)
+    finally:
+        session.call(view, "DestroyView")
+
+
+def retrieve(
+    session: Session,
+    spec: PropertyFilterSpec,
+    *,
+    page_size: int | None = None,
+    ignore_missing: bool = False,
+) -> list[Row]:
+    """RetrievePropertiesEx and all its continuation pages, as rows."""
+    from spherekit.schema.vim25.data import RetrieveOptions
+
+    pc = session.content.propertyCollector
+    rows: list[Row] = []
+    missing: list[Any] = []
+    payload = session.call_raw(
+        pc, "RetrievePropertiesEx", specSet=[spec], options=RetrieveOptions(maxObjects=page_size)
+    )
+    token = _rows(payload, rows, missing)
+    while token:
+        payload = session.call_raw(pc, "ContinueRetrievePropertiesEx", token=token)
+        token = _rows(payload, rows, missing)
+    if missing and not ignore_missing:
+        raise MissingProperties(missing, rows)
+    return rows
+
+
+class Watch:
+    """Changes to properties, pushed by the server through ``WaitForUpdatesEx``.
+
+    The watch owns a PropertyCollector, so its filters never disturb anyone else's.
+    After the session logs in again (collectors die with the old session) or the
+    server answers ``InvalidCollectorVersion``, it recreates its collector and filters
+    and delivers a fresh full update of everything it watches.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._specs: list[PropertyFilterSpec] = []
+        self._collector: MoRef | None = None
+        self._generation = -1
+        self.version = ""
+
+    def add(self, spec: PropertyFilterSpec) -> None:
+        """Watch what ``spec`` selects (see :func:`filter_spec`)."""
+        self._specs.append(spec)
+        if self._collector is not None and self._generation == self._session._login_generation:
+            self._session.call(self._collector, "CreateFilter", spec=spec, partialUpdates=False)
+
+    def watch(self, obj: MoRef | ManagedObject, paths: Sequence[str]) -> None:
+        ref = obj.ref if isinstance(obj, ManagedObject) else obj
+        self.add(filter_spec(ref.type, paths, [ref]))
+
+    def _rebuild(self) -> None:
+        s = self._session
+        self._generation = s._login_generation
+        self._collector = s.call(s.content.propertyCollector, "CreatePropertyCollector")
+        for spec in self._specs:
+            s.call(self._collector, "CreateFilter", spec=spec, partialUpdates=False)
+        self.version = ""
+
+    def wait(self, max_wait: float) -> UpdateSet | None:
+        """One ``WaitForUpdatesEx`` of at most ``max_wait`` seconds; None if nothing changed."""
+        from spherekit.schema.vim25.data import (
+            InvalidCollectorVersion,
+            ManagedObjectNotFound,
+            WaitOptions,
+        )
+
+        for _attempt in range(3):
+            if self._collector is None or self._generation != self._session._login_generation:
+                self._rebuild()
+            assert self._collector is not None
+            seconds = max(0, int(max_wait + 0.999))
+            try:
+                result: UpdateSet | None = self._session.call(
+                    self._collector,
+                    "WaitForUpdatesEx",
+                    version=self.version,
+                    options=WaitOptions(maxWaitSeconds=seconds),
+                    _timeout=seconds + 30.0,
+                )
+            except InvalidCollectorVersion:
+                self.version = ""
+                continue
+            except ManagedObjectNotFound as e:
+                if e.obj is not None and e.obj != self._collector:
+                    raise
+                self._collector = None  # our collector died with an expired session
+                continue
+            if result is not None:
+                self.version = result.version
+            return result
+        raise TimeoutError("the property collector kept failing; giving up")
+
+    def updates(self, timeout: float | None = None) -> Iterator[ObjectUpdate]:
+        """Every object update until ``timeout`` seconds pass (forever if None)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = 60.0 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                return
+            result = self.wait(min(left, 60.0))
+            if result is None:
+                continue
+            for fs in result.filterSet or ():
+                yield from fs.objectSet or ()
+
+    def close(self) -> None:
+        if self._collector is not None and self._generation == self._session._login_generation:
+            try:
+                self._session.call(self._collector, "DestroyPropertyCollector")
+            except SpherekitError:
+                pass
+        self._collector = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def apply_changes(values: dict[str, Any], update: ObjectUpdate) -> None:
+    """Fold an ObjectUpdate's changes into a {path: value} dict."""
+    for change in update.changeSet or ():
+        if change.op == "remove" or change.op == "indirectRemove":
+            values.pop(change.name, None)
+        elif change.op == "assign":
+            values[change.name] = change.val
+        elif change.op == "add":
+            values.setdefault(change.name, []).append(change.val)
+
+
+def wait_for(
+    session: Session,
+    obj: MoRef | ManagedObject,
+    path: str,
+    predicate: Any = bool,
+    *,
+    timeout: float,
+) -> Any:
+    """Wait until ``predicate(value of obj.path)`` holds; return that value.
+
+    Push-based (``WaitForUpdatesEx``), bounded by ``timeout`` seconds; e.g.
+    ``wait_for(s, vm, "guest.ipAddress", timeout=300)``.
+    """
+    ref = obj.ref if isinstance(obj, ManagedObject) else obj
+    values: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
+    with Watch(session) as w:
+        w.watch(ref, [path])
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(
+                    f"{ref}: {path} did not reach the expected value within {timeout:g} s "
+                    f"(last value: {values.get(path)!r})"
+                )
+            result = w.wait(min(left, 60.0))
+            if result is None:
+                continue
+            for fs in result.filterSet or ():
+                for upd in fs.objectSet or ():
+                    if upd.kind == "enter":
+                        values.clear()
+                    apply_changes(values, upd)
+            value = values.get(path)
+            if predicate(value):
+                return value

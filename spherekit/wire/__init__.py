@@ -1,0 +1,1 @@
+"""The wire layer: SOAP envelope, lxml encode/decode, faults, and the HTTP transport seam."""
