@@ -3,7 +3,7 @@
 vSphere faults mirror the WSDL hierarchy, so ``except faults.NotFound`` also catches its
 subclasses and ``except faults.MethodFault`` catches every fault the server sends. Each
 raised fault carries its fields (``e.requestedState``), the server's message
-(``e.message``) and the method whose call raised it (``e.method``). The errors that are
+(``e.msg``) and the method whose call raised it (``e.method_name``). The errors that are
 not vSphere faults (:class:`TransportError`, :class:`UsageError`, ...) come from
 :mod:`spherekit.errors`; everything derives from :class:`SpherekitError`.
 """

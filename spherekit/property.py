@@ -165,6 +165,8 @@ def fetch(
     if isinstance(paths, str):
         raise UsageError("paths must be a list of property paths, not a str")
     content = session.content
+    if content.viewManager is None:
+        raise UsageError("this endpoint has no ViewManager, so bulk reads are not possible")
     root_ref = root.ref if isinstance(root, ManagedObject) else (root or content.rootFolder)
     view = session.call(
         content.viewManager, "CreateContainerView", container=root_ref, type=[mtype],

@@ -57,8 +57,8 @@ def _fault(task: MoRef, info: dict[str, Any]) -> BaseException:
     fault: MethodFault | None = getattr(err, "fault", None)
     if fault is None:
         return TaskFailed(f"{task} failed without a fault")
-    fault.message = getattr(err, "localizedMessage", None) or fault.message
-    fault.method = info.get("info.descriptionId") or fault.method
+    fault.msg = getattr(err, "localizedMessage", None) or fault.msg
+    fault.method_name = info.get("info.descriptionId") or fault.method_name
     return fault
 
 

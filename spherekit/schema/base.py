@@ -67,14 +67,15 @@ class FaultBase(SpherekitError):
     """Behaviour of every vSphere fault as a Python exception (mixed into MethodFault)."""
 
     _wsdl_name: ClassVar[str]
-    #: the SOAP method whose call raised the fault, when it was raised by a call
-    method: str | None = None
-    #: the server's fault string
-    message: str | None = None
+    # snake_case, so they never clash with a WSDL field (those are camelCase)
+    #: the method whose call raised the fault, when it was raised by a call
+    method_name: str | None = None
+    #: the server's fault string (or a task's localized message)
+    msg: str | None = None
 
     def __str__(self) -> str:
-        text = self.message or self._wsdl_name
-        where = f"{self.method}: " if self.method else ""
+        text = self.msg or self._wsdl_name
+        where = f"{self.method_name}: " if self.method_name else ""
         return f"{where}{text} ({self._wsdl_name})"
 
 

@@ -482,6 +482,6 @@ def decode_fault(fault: etree._Element, method: str | None) -> Exception:
             break
     if exc is None:
         exc = MethodFault()
-    exc.message = text or None
-    exc.method = method
+    exc.msg = text or None
+    exc.method_name = method
     return exc

@@ -268,32 +268,15 @@ def test_types_named_fault_derive_from_method_fault() -> None:
     assert not problems, "named ...Fault but not a MethodFault: " + ", ".join(problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "model bug inherited from pyVmomi: in the WSDL (and govmomi) LocalizedMethodFault "
-        "extends DynamicData and fault-valued fields such as TaskInfo.error and "
-        "MethodFault.faultCause are LocalizedMethodFault on the wire; pyVmomi makes "
-        "LocalizedMethodFault a MethodFault and types those fields MethodFault, wrapping and "
-        "unwrapping in its serializer. The extractor copies pyVmomi's view."
-    ),
-)
+# pyVmomi's registry has the VMODL view; the extractor writes the WSDL's (localize_faults).
 def test_localized_method_fault_is_a_wrapper_not_a_fault() -> None:
     assert data()["LocalizedMethodFault"]["base"] == "DynamicData"
     error = {f["name"]: f for f in data()["TaskInfo"]["fields"]}["error"]
     assert error["type"] == "LocalizedMethodFault"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "FaultBase.method (the call that raised) and FaultBase.message (the fault string) "
-        "share names with the WSDL fields MethodNotFound.method, OvfConsumerFault.message "
-        "and OvfConsumerValidationFault.message; decoding a fault overwrites them"
-    ),
-)
 def test_fault_fields_do_not_collide_with_fault_base_attributes() -> None:
-    reserved = {"method", "message"} | set(dir(Exception))
+    reserved = {"method_name", "msg"} | set(dir(Exception))
     clashes = [
         f"{n}.{f['name']}"
         for n in data()
@@ -569,7 +552,7 @@ def test_fault_carries_fields_and_is_caught_by_its_wsdl_base() -> None:
     from spherekit.schema.vim25.enums import VirtualMachinePowerState
 
     fault = InvalidPowerState(existingState=VirtualMachinePowerState.poweredOff)
-    fault.method = "PowerOffVM_Task"
+    fault.method_name = "PowerOffVM_Task"
     with pytest.raises(InvalidState) as caught:
         raise fault
     assert isinstance(caught.value, InvalidPowerState)

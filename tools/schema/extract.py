@@ -131,6 +131,34 @@ def versions() -> tuple[list[str], dict[str, str]]:
     return [wire[v] for v in vim], mapping
 
 
+def localize_faults(data: dict[str, Any], managed: dict[str, Any]) -> None:
+    """Write fault references as the WSDL has them, not as VMODL does.
+
+    In VMODL (and so in pyVmomi's registry) LocalizedMethodFault is a MethodFault and
+    fault-valued fields are typed MethodFault; pyVmomi's serializer converts on the wire.
+    In the WSDL, LocalizedMethodFault extends DynamicData and every reference to
+    MethodFault is a LocalizedMethodFault, except LocalizedMethodFault.fault itself.
+    """
+    data["LocalizedMethodFault"]["base"] = "DynamicData"
+
+    def fix(t: str) -> str:
+        return "LocalizedMethodFault" + t[len("MethodFault") :] if t in ("MethodFault", "MethodFault[]") else t
+
+    for name, d in data.items():
+        for f in d["fields"]:
+            if not (name == "LocalizedMethodFault" and f["name"] == "fault"):
+                f["type"] = fix(f["type"])
+    for m in managed.values():
+        for p in m["properties"]:
+            p["type"] = fix(p["type"])
+        for meth in m["methods"]:
+            meth["returns"] = fix(meth["returns"])
+            if "task_result" in meth:
+                meth["task_result"] = fix(meth["task_result"])
+            for p in meth["params"]:
+                p["type"] = fix(p["type"])
+
+
 def main(out: Path = OUT) -> int:
     order, vmap = versions()
     ours = vim25_names()
@@ -223,6 +251,7 @@ def main(out: Path = OUT) -> int:
                 "methods": mlist,
             }
     assert not (set(data) & managed_names)
+    localize_faults(data, managed)
     doc = {
         "source": f"pyVmomi {V.__dict__.get('__version__') or _pyvmomi_version()}",
         "namespace": NS,

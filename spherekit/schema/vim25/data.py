@@ -3279,11 +3279,11 @@ class MethodFault(DynamicData, FaultBase):
 
     _wsdl_name = 'MethodFault'
     _version = 0
-    _fields = DynamicData._fields + (('faultCause', 'faultCause', 'MethodFault', 2, 4), ('faultMessage', 'faultMessage', 'LocalizableMessage', 3, 4),)
-    faultCause: MethodFault | None = None
+    _fields = DynamicData._fields + (('faultCause', 'faultCause', 'LocalizedMethodFault', 2, 4), ('faultMessage', 'faultMessage', 'LocalizableMessage', 3, 4),)
+    faultCause: LocalizedMethodFault | None = None
     faultMessage: list[LocalizableMessage] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -3296,7 +3296,7 @@ class VimFault(MethodFault):
     _wsdl_name = 'VimFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -3311,7 +3311,7 @@ class ActiveDirectoryFault(VimFault):
     _fields = VimFault._fields + (('errorCode', 'errorCode', 'int', 2, 5),)
     errorCode: int | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -3380,10 +3380,10 @@ class EVCConfigFault(VimFault):
 
     _wsdl_name = 'EVCConfigFault'
     _version = 2
-    _fields = VimFault._fields + (('faults', 'faults', 'MethodFault', 3, 7),)
-    faults: list[MethodFault] | None = None
+    _fields = VimFault._fields + (('faults', 'faults', 'LocalizedMethodFault', 3, 7),)
+    faults: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -3401,7 +3401,7 @@ class ActiveVMsBlockingEVC(EVCConfigFault):
     host: list[MoRef] | None = None
     hostName: list[str] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[MethodFault] | None = None, evcMode: str | None = None, host: list[MoRef] | None = None, hostName: list[str] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[LocalizedMethodFault] | None = None, evcMode: str | None = None, host: list[MoRef] | None = None, hostName: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -3418,7 +3418,7 @@ class HostConfigFault(VimFault):
     _wsdl_name = 'HostConfigFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -3431,7 +3431,7 @@ class AdminDisabled(HostConfigFault):
     _wsdl_name = 'AdminDisabled'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -3444,7 +3444,7 @@ class AdminNotDisabled(HostConfigFault):
     _wsdl_name = 'AdminNotDisabled'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -3483,7 +3483,7 @@ class MigrationFault(VimFault):
     _wsdl_name = 'MigrationFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -3498,7 +3498,7 @@ class AffinityConfigured(MigrationFault):
     _fields = MigrationFault._fields + (('configuredAffinity', 'configuredAffinity', 'string', 1, 0),)
     configuredAffinity: list[str] = None  # type: ignore[assignment]
 
-    def __init__(self, *, configuredAffinity: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, configuredAffinity: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -3544,7 +3544,7 @@ class HostConnectFault(VimFault):
     _wsdl_name = 'HostConnectFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -3561,7 +3561,7 @@ class AgentInstallFailed(HostConnectFault):
     statusCode: int | None = None
     installerOutput: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None, statusCode: int | None = None, installerOutput: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None, statusCode: int | None = None, installerOutput: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -3808,12 +3808,12 @@ class AlarmEmailFailedEvent(AlarmEvent):
 
     _wsdl_name = 'AlarmEmailFailedEvent'
     _version = 0
-    _fields = AlarmEvent._fields + (('entity', 'entity', 'ManagedEntityEventArgument', 0, 0), ('to', 'to', 'string', 0, 0), ('reason', 'reason', 'MethodFault', 0, 0),)
+    _fields = AlarmEvent._fields + (('entity', 'entity', 'ManagedEntityEventArgument', 0, 0), ('to', 'to', 'string', 0, 0), ('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
     entity: ManagedEntityEventArgument = None  # type: ignore[assignment]
     to: str = None  # type: ignore[assignment]
-    reason: MethodFault = None  # type: ignore[assignment]
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, alarm: AlarmEventArgument, entity: ManagedEntityEventArgument, to: str, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, alarm: AlarmEventArgument, entity: ManagedEntityEventArgument, to: str, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -4065,12 +4065,12 @@ class AlarmScriptFailedEvent(AlarmEvent):
 
     _wsdl_name = 'AlarmScriptFailedEvent'
     _version = 0
-    _fields = AlarmEvent._fields + (('entity', 'entity', 'ManagedEntityEventArgument', 0, 0), ('script', 'script', 'string', 0, 0), ('reason', 'reason', 'MethodFault', 0, 0),)
+    _fields = AlarmEvent._fields + (('entity', 'entity', 'ManagedEntityEventArgument', 0, 0), ('script', 'script', 'string', 0, 0), ('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
     entity: ManagedEntityEventArgument = None  # type: ignore[assignment]
     script: str = None  # type: ignore[assignment]
-    reason: MethodFault = None  # type: ignore[assignment]
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, alarm: AlarmEventArgument, entity: ManagedEntityEventArgument, script: str, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, alarm: AlarmEventArgument, entity: ManagedEntityEventArgument, script: str, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -4145,11 +4145,11 @@ class AlarmSnmpFailedEvent(AlarmEvent):
 
     _wsdl_name = 'AlarmSnmpFailedEvent'
     _version = 0
-    _fields = AlarmEvent._fields + (('entity', 'entity', 'ManagedEntityEventArgument', 0, 0), ('reason', 'reason', 'MethodFault', 0, 0),)
+    _fields = AlarmEvent._fields + (('entity', 'entity', 'ManagedEntityEventArgument', 0, 0), ('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
     entity: ManagedEntityEventArgument = None  # type: ignore[assignment]
-    reason: MethodFault = None  # type: ignore[assignment]
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, alarm: AlarmEventArgument, entity: ManagedEntityEventArgument, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, alarm: AlarmEventArgument, entity: ManagedEntityEventArgument, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -4394,7 +4394,7 @@ class AlreadyBeingManaged(HostConnectFault):
     _fields = HostConnectFault._fields + (('ipAddress', 'ipAddress', 'string', 0, 0),)
     ipAddress: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, ipAddress: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, ipAddress: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -4410,7 +4410,7 @@ class AlreadyConnected(HostConnectFault):
     _fields = HostConnectFault._fields + (('name', 'name', 'string', 0, 0),)
     name: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -4426,7 +4426,7 @@ class AlreadyExists(VimFault):
     _fields = VimFault._fields + (('name', 'name', 'string', 2, 0),)
     name: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, name: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, name: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -4440,7 +4440,7 @@ class AlreadyUpgraded(VimFault):
     _wsdl_name = 'AlreadyUpgraded'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -4567,7 +4567,7 @@ class AnswerFileUpdateFailed(VimFault):
     _fields = VimFault._fields + (('failure', 'failure', 'AnswerFileUpdateFailure', 1, 6),)
     failure: list[AnswerFileUpdateFailure] = None  # type: ignore[assignment]
 
-    def __init__(self, *, failure: list[AnswerFileUpdateFailure], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, failure: list[AnswerFileUpdateFailure], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -4597,7 +4597,7 @@ class SnapshotFault(VimFault):
     _wsdl_name = 'SnapshotFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -4610,7 +4610,7 @@ class ApplicationQuiesceFault(SnapshotFault):
     _wsdl_name = 'ApplicationQuiesceFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -4622,14 +4622,14 @@ class ApplyHostProfileConfigurationResult(DynamicData):
 
     _wsdl_name = 'ApplyHostProfileConfigurationResult'
     _version = 10
-    _fields = DynamicData._fields + (('startTime', 'startTime', 'dateTime', 0, 10), ('completeTime', 'completeTime', 'dateTime', 0, 10), ('host', 'host', 'HostSystem', 0, 10), ('status', 'status', 'string', 0, 10), ('errors', 'errors', 'MethodFault', 3, 10),)
+    _fields = DynamicData._fields + (('startTime', 'startTime', 'dateTime', 0, 10), ('completeTime', 'completeTime', 'dateTime', 0, 10), ('host', 'host', 'HostSystem', 0, 10), ('status', 'status', 'string', 0, 10), ('errors', 'errors', 'LocalizedMethodFault', 3, 10),)
     startTime: datetime = None  # type: ignore[assignment]
     completeTime: datetime = None  # type: ignore[assignment]
     host: MoRef = None  # type: ignore[assignment]
     status: str = None  # type: ignore[assignment]
-    errors: list[MethodFault] | None = None
+    errors: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, startTime: datetime, completeTime: datetime, host: MoRef, status: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, errors: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, startTime: datetime, completeTime: datetime, host: MoRef, status: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, errors: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.startTime = startTime
@@ -4666,15 +4666,15 @@ class ApplyHostProfileConfigurationSpec(ProfileExecuteResult):
 
     _wsdl_name = 'ApplyHostProfileConfigurationSpec'
     _version = 10
-    _fields = ProfileExecuteResult._fields + (('host', 'host', 'HostSystem', 0, 10), ('taskListRequirement', 'taskListRequirement', 'string', 3, 10), ('taskDescription', 'taskDescription', 'LocalizableMessage', 3, 10), ('rebootStateless', 'rebootStateless', 'boolean', 2, 10), ('rebootHost', 'rebootHost', 'boolean', 2, 10), ('faultData', 'faultData', 'MethodFault', 2, 10),)
+    _fields = ProfileExecuteResult._fields + (('host', 'host', 'HostSystem', 0, 10), ('taskListRequirement', 'taskListRequirement', 'string', 3, 10), ('taskDescription', 'taskDescription', 'LocalizableMessage', 3, 10), ('rebootStateless', 'rebootStateless', 'boolean', 2, 10), ('rebootHost', 'rebootHost', 'boolean', 2, 10), ('faultData', 'faultData', 'LocalizedMethodFault', 2, 10),)
     host: MoRef = None  # type: ignore[assignment]
     taskListRequirement: list[str] | None = None
     taskDescription: list[LocalizableMessage] | None = None
     rebootStateless: bool | None = None
     rebootHost: bool | None = None
-    faultData: MethodFault | None = None
+    faultData: LocalizedMethodFault | None = None
 
-    def __init__(self, *, status: str, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, configSpec: HostConfigSpec | None = None, inapplicablePath: list[str] | None = None, requireInput: list[ProfileDeferredPolicyOptionParameter] | None = None, error: list[ProfileExecuteError] | None = None, taskListRequirement: list[str] | None = None, taskDescription: list[LocalizableMessage] | None = None, rebootStateless: bool | None = None, rebootHost: bool | None = None, faultData: MethodFault | None = None) -> None:
+    def __init__(self, *, status: str, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, configSpec: HostConfigSpec | None = None, inapplicablePath: list[str] | None = None, requireInput: list[ProfileDeferredPolicyOptionParameter] | None = None, error: list[ProfileExecuteError] | None = None, taskListRequirement: list[str] | None = None, taskDescription: list[LocalizableMessage] | None = None, rebootStateless: bool | None = None, rebootHost: bool | None = None, faultData: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.status = status
@@ -4726,7 +4726,7 @@ class AuthMinimumAdminPermission(VimFault):
     _wsdl_name = 'AuthMinimumAdminPermission'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -4764,7 +4764,7 @@ class RuntimeFault(MethodFault):
     _wsdl_name = 'RuntimeFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -4779,7 +4779,7 @@ class AuthenticationRequired(RuntimeFault):
     _fields = RuntimeFault._fields + (('authenticate', 'authenticate', 'AuthenticationRequiredChallenge', 1, 34),)
     authenticate: list[AuthenticationRequiredChallenge] = None  # type: ignore[assignment]
 
-    def __init__(self, *, authenticate: list[AuthenticationRequiredChallenge], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, authenticate: list[AuthenticationRequiredChallenge], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -4949,7 +4949,7 @@ class DvsFault(VimFault):
     _wsdl_name = 'DvsFault'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -4961,12 +4961,12 @@ class BackupBlobReadFailure(DvsFault):
 
     _wsdl_name = 'BackupBlobReadFailure'
     _version = 7
-    _fields = DvsFault._fields + (('entityName', 'entityName', 'string', 0, 7), ('entityType', 'entityType', 'string', 0, 7), ('fault', 'fault', 'MethodFault', 0, 7),)
+    _fields = DvsFault._fields + (('entityName', 'entityName', 'string', 0, 7), ('entityType', 'entityType', 'string', 0, 7), ('fault', 'fault', 'LocalizedMethodFault', 0, 7),)
     entityName: str = None  # type: ignore[assignment]
     entityType: str = None  # type: ignore[assignment]
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, entityName: str, entityType: str, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, entityName: str, entityType: str, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -4981,12 +4981,12 @@ class BackupBlobWriteFailure(DvsFault):
 
     _wsdl_name = 'BackupBlobWriteFailure'
     _version = 7
-    _fields = DvsFault._fields + (('entityName', 'entityName', 'string', 0, 7), ('entityType', 'entityType', 'string', 0, 7), ('fault', 'fault', 'MethodFault', 0, 7),)
+    _fields = DvsFault._fields + (('entityName', 'entityName', 'string', 0, 7), ('entityType', 'entityType', 'string', 0, 7), ('fault', 'fault', 'LocalizedMethodFault', 0, 7),)
     entityName: str = None  # type: ignore[assignment]
     entityType: str = None  # type: ignore[assignment]
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, entityName: str, entityType: str, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, entityName: str, entityType: str, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5147,13 +5147,13 @@ class BatchResult(DynamicData):
 
     _wsdl_name = 'BatchResult'
     _version = 9
-    _fields = DynamicData._fields + (('result', 'result', 'string', 0, 9), ('hostKey', 'hostKey', 'string', 0, 9), ('ds', 'ds', 'Datastore', 2, 9), ('fault', 'fault', 'MethodFault', 2, 9),)
+    _fields = DynamicData._fields + (('result', 'result', 'string', 0, 9), ('hostKey', 'hostKey', 'string', 0, 9), ('ds', 'ds', 'Datastore', 2, 9), ('fault', 'fault', 'LocalizedMethodFault', 2, 9),)
     result: str = None  # type: ignore[assignment]
     hostKey: str = None  # type: ignore[assignment]
     ds: MoRef | None = None
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, result: str, hostKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, ds: MoRef | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, result: str, hostKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, ds: MoRef | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.result = result
@@ -5168,7 +5168,7 @@ class BlockedByFirewall(HostConfigFault):
     _wsdl_name = 'BlockedByFirewall'
     _version = 5
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5243,7 +5243,7 @@ class InvalidCAMServer(ActiveDirectoryFault):
     _fields = ActiveDirectoryFault._fields + (('camServer', 'camServer', 'string', 0, 6),)
     camServer: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, camServer: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
+    def __init__(self, *, camServer: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5258,7 +5258,7 @@ class CAMServerRefusedConnection(InvalidCAMServer):
     _wsdl_name = 'CAMServerRefusedConnection'
     _version = 6
 
-    def __init__(self, *, camServer: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
+    def __init__(self, *, camServer: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5301,7 +5301,7 @@ class FileFault(VimFault):
     _fields = VimFault._fields + (('file', 'file', 'string', 0, 0),)
     file: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5315,7 +5315,7 @@ class CannotAccessFile(FileFault):
     _wsdl_name = 'CannotAccessFile'
     _version = 0
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5329,7 +5329,7 @@ class CannotAccessLocalSource(VimFault):
     _wsdl_name = 'CannotAccessLocalSource'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5342,7 +5342,7 @@ class VmConfigFault(VimFault):
     _wsdl_name = 'VmConfigFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5355,7 +5355,7 @@ class CannotAccessVmComponent(VmConfigFault):
     _wsdl_name = 'CannotAccessVmComponent'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5372,7 +5372,7 @@ class CannotAccessVmDevice(CannotAccessVmComponent):
     backing: str = None  # type: ignore[assignment]
     connected: bool = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5390,7 +5390,7 @@ class CannotAccessNetwork(CannotAccessVmDevice):
     _fields = CannotAccessVmDevice._fields + (('network', 'network', 'Network', 2, 9),)
     network: MoRef | None = None
 
-    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, network: MoRef | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, network: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5406,10 +5406,10 @@ class CannotAccessVmConfig(CannotAccessVmComponent):
 
     _wsdl_name = 'CannotAccessVmConfig'
     _version = 0
-    _fields = CannotAccessVmComponent._fields + (('reason', 'reason', 'MethodFault', 0, 0),)
-    reason: MethodFault = None  # type: ignore[assignment]
+    _fields = CannotAccessVmComponent._fields + (('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5422,10 +5422,10 @@ class CannotAccessVmDisk(CannotAccessVmDevice):
 
     _wsdl_name = 'CannotAccessVmDisk'
     _version = 0
-    _fields = CannotAccessVmDevice._fields + (('fault', 'fault', 'MethodFault', 0, 0),)
-    fault: MethodFault = None  # type: ignore[assignment]
+    _fields = CannotAccessVmDevice._fields + (('fault', 'fault', 'LocalizedMethodFault', 0, 0),)
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, backing: str, connected: bool, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, connected: bool, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5442,7 +5442,7 @@ class CannotAddHostWithFTVmAsStandalone(HostConnectFault):
     _wsdl_name = 'CannotAddHostWithFTVmAsStandalone'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5455,7 +5455,7 @@ class CannotAddHostWithFTVmToDifferentCluster(HostConnectFault):
     _wsdl_name = 'CannotAddHostWithFTVmToDifferentCluster'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5468,7 +5468,7 @@ class CannotAddHostWithFTVmToNonHACluster(HostConnectFault):
     _wsdl_name = 'CannotAddHostWithFTVmToNonHACluster'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5481,7 +5481,7 @@ class VmFaultToleranceIssue(VimFault):
     _wsdl_name = 'VmFaultToleranceIssue'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5497,7 +5497,7 @@ class CannotChangeDrsBehaviorForFtSecondary(VmFaultToleranceIssue):
     vm: MoRef = None  # type: ignore[assignment]
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5515,7 +5515,7 @@ class CannotChangeHaSettingsForFtSecondary(VmFaultToleranceIssue):
     vm: MoRef = None  # type: ignore[assignment]
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5530,7 +5530,7 @@ class VsanFault(VimFault):
     _wsdl_name = 'VsanFault'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5543,7 +5543,7 @@ class CannotChangeVsanClusterUuid(VsanFault):
     _wsdl_name = 'CannotChangeVsanClusterUuid'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5556,7 +5556,7 @@ class CannotChangeVsanNodeUuid(VsanFault):
     _wsdl_name = 'CannotChangeVsanNodeUuid'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5572,7 +5572,7 @@ class CannotComputeFTCompatibleHosts(VmFaultToleranceIssue):
     vm: MoRef = None  # type: ignore[assignment]
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5587,7 +5587,7 @@ class CannotCreateFile(FileFault):
     _wsdl_name = 'CannotCreateFile'
     _version = 1
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5601,7 +5601,7 @@ class CustomizationFault(VimFault):
     _wsdl_name = 'CustomizationFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5614,7 +5614,7 @@ class CannotDecryptPasswords(CustomizationFault):
     _wsdl_name = 'CannotDecryptPasswords'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5627,7 +5627,7 @@ class CannotDeleteFile(FileFault):
     _wsdl_name = 'CannotDeleteFile'
     _version = 0
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5641,7 +5641,7 @@ class CannotDisableDrsOnClustersWithVApps(RuntimeFault):
     _wsdl_name = 'CannotDisableDrsOnClustersWithVApps'
     _version = 5
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5654,7 +5654,7 @@ class CannotDisableSnapshot(VmConfigFault):
     _wsdl_name = 'CannotDisableSnapshot'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5669,7 +5669,7 @@ class CannotDisconnectHostWithFaultToleranceVm(VimFault):
     _fields = VimFault._fields + (('hostName', 'hostName', 'string', 0, 4),)
     hostName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5687,7 +5687,7 @@ class CannotEnableVmcpForCluster(VimFault):
     hostName: str | None = None
     reason: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None, hostName: str | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None, hostName: str | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5703,7 +5703,7 @@ class CannotModifyConfigCpuRequirements(MigrationFault):
     _wsdl_name = 'CannotModifyConfigCpuRequirements'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5719,7 +5719,7 @@ class CannotMoveFaultToleranceVm(VimFault):
     moveType: str = None  # type: ignore[assignment]
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, moveType: str, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, moveType: str, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5734,7 +5734,7 @@ class CannotMoveHostWithFaultToleranceVm(VimFault):
     _wsdl_name = 'CannotMoveHostWithFaultToleranceVm'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5749,7 +5749,7 @@ class CannotMoveVmWithDeltaDisk(MigrationFault):
     _fields = MigrationFault._fields + (('device', 'device', 'string', 0, 6),)
     device: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5763,7 +5763,7 @@ class CannotMoveVmWithNativeDeltaDisk(MigrationFault):
     _wsdl_name = 'CannotMoveVmWithNativeDeltaDisk'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5776,7 +5776,7 @@ class CannotMoveVsanEnabledHost(VsanFault):
     _wsdl_name = 'CannotMoveVsanEnabledHost'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5789,7 +5789,7 @@ class CannotPlaceWithoutPrerequisiteMoves(VimFault):
     _wsdl_name = 'CannotPlaceWithoutPrerequisiteMoves'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5802,7 +5802,7 @@ class InvalidState(VimFault):
     _wsdl_name = 'InvalidState'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5819,7 +5819,7 @@ class CannotPowerOffVmInCluster(InvalidState):
     vm: MoRef = None  # type: ignore[assignment]
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, operation: str, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, operation: str, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5835,7 +5835,7 @@ class CannotReconfigureVsanWhenHaEnabled(VsanFault):
     _wsdl_name = 'CannotReconfigureVsanWhenHaEnabled'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5854,7 +5854,7 @@ class CannotUseNetwork(VmConfigFault):
     reason: str = None  # type: ignore[assignment]
     network: MoRef | None = None
 
-    def __init__(self, *, device: str, backing: str, connected: bool, reason: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, network: MoRef | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, connected: bool, reason: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, network: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5931,13 +5931,13 @@ class CheckResult(DynamicData):
 
     _wsdl_name = 'CheckResult'
     _version = 4
-    _fields = DynamicData._fields + (('vm', 'vm', 'VirtualMachine', 2, 4), ('host', 'host', 'HostSystem', 2, 4), ('warning', 'warning', 'MethodFault', 3, 4), ('error', 'error', 'MethodFault', 3, 4),)
+    _fields = DynamicData._fields + (('vm', 'vm', 'VirtualMachine', 2, 4), ('host', 'host', 'HostSystem', 2, 4), ('warning', 'warning', 'LocalizedMethodFault', 3, 4), ('error', 'error', 'LocalizedMethodFault', 3, 4),)
     vm: MoRef | None = None
     host: MoRef | None = None
-    warning: list[MethodFault] | None = None
-    error: list[MethodFault] | None = None
+    warning: list[LocalizedMethodFault] | None = None
+    error: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, vm: MoRef | None = None, host: MoRef | None = None, warning: list[MethodFault] | None = None, error: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, vm: MoRef | None = None, host: MoRef | None = None, warning: list[LocalizedMethodFault] | None = None, error: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.vm = vm
@@ -5969,7 +5969,7 @@ class ClockSkew(HostConfigFault):
     _wsdl_name = 'ClockSkew'
     _version = 5
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -5982,7 +5982,7 @@ class CloneFromSnapshotNotSupported(MigrationFault):
     _wsdl_name = 'CloneFromSnapshotNotSupported'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -7338,11 +7338,11 @@ class ClusterDrsFaultsFaultsByVm(DynamicData):
 
     _wsdl_name = 'ClusterDrsFaultsFaultsByVm'
     _version = 4
-    _fields = DynamicData._fields + (('vm', 'vm', 'VirtualMachine', 2, 4), ('fault', 'fault', 'MethodFault', 1, 4),)
+    _fields = DynamicData._fields + (('vm', 'vm', 'VirtualMachine', 2, 4), ('fault', 'fault', 'LocalizedMethodFault', 1, 4),)
     vm: MoRef | None = None
-    fault: list[MethodFault] = None  # type: ignore[assignment]
+    fault: list[LocalizedMethodFault] = None  # type: ignore[assignment]
 
-    def __init__(self, *, fault: list[MethodFault], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, vm: MoRef | None = None) -> None:
+    def __init__(self, *, fault: list[LocalizedMethodFault], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, vm: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.vm = vm
@@ -7357,7 +7357,7 @@ class ClusterDrsFaultsFaultsByVirtualDisk(ClusterDrsFaultsFaultsByVm):
     _fields = ClusterDrsFaultsFaultsByVm._fields + (('disk', 'disk', 'VirtualDiskId', 2, 6),)
     disk: VirtualDiskId | None = None
 
-    def __init__(self, *, fault: list[MethodFault], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, vm: MoRef | None = None, disk: VirtualDiskId | None = None) -> None:
+    def __init__(self, *, fault: list[LocalizedMethodFault], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, vm: MoRef | None = None, disk: VirtualDiskId | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.vm = vm
@@ -7460,12 +7460,12 @@ class ClusterEVCManagerCheckResult(DynamicData):
 
     _wsdl_name = 'ClusterEVCManagerCheckResult'
     _version = 9
-    _fields = DynamicData._fields + (('evcModeKey', 'evcModeKey', 'string', 0, 9), ('error', 'error', 'MethodFault', 0, 9), ('host', 'host', 'HostSystem', 3, 9),)
+    _fields = DynamicData._fields + (('evcModeKey', 'evcModeKey', 'string', 0, 9), ('error', 'error', 'LocalizedMethodFault', 0, 9), ('host', 'host', 'HostSystem', 3, 9),)
     evcModeKey: str = None  # type: ignore[assignment]
-    error: MethodFault = None  # type: ignore[assignment]
+    error: LocalizedMethodFault = None  # type: ignore[assignment]
     host: list[MoRef] | None = None
 
-    def __init__(self, *, evcModeKey: str, error: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, host: list[MoRef] | None = None) -> None:
+    def __init__(self, *, evcModeKey: str, error: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, host: list[MoRef] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.evcModeKey = evcModeKey
@@ -7919,11 +7919,11 @@ class ClusterNotAttemptedVmInfo(DynamicData):
 
     _wsdl_name = 'ClusterNotAttemptedVmInfo'
     _version = 1
-    _fields = DynamicData._fields + (('vm', 'vm', 'VirtualMachine', 0, 1), ('fault', 'fault', 'MethodFault', 0, 1),)
+    _fields = DynamicData._fields + (('vm', 'vm', 'VirtualMachine', 0, 1), ('fault', 'fault', 'LocalizedMethodFault', 0, 1),)
     vm: MoRef = None  # type: ignore[assignment]
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, vm: MoRef, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
+    def __init__(self, *, vm: MoRef, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.vm = vm
@@ -8534,7 +8534,7 @@ class CollectorAddressUnset(DvsFault):
     _wsdl_name = 'CollectorAddressUnset'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -8734,7 +8734,7 @@ class ConcurrentAccess(VimFault):
     _wsdl_name = 'ConcurrentAccess'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -8845,7 +8845,7 @@ class ConflictingConfiguration(DvsFault):
     _fields = DvsFault._fields + (('configInConflict', 'configInConflict', 'ConflictingConfigurationConfig', 1, 8),)
     configInConflict: list[ConflictingConfigurationConfig] = None  # type: ignore[assignment]
 
-    def __init__(self, *, configInConflict: list[ConflictingConfigurationConfig], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, configInConflict: list[ConflictingConfigurationConfig], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -8878,7 +8878,7 @@ class ConflictingDatastoreFound(RuntimeFault):
     name: str = None  # type: ignore[assignment]
     url: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, url: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, name: str, url: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -8893,7 +8893,7 @@ class OvfFault(VimFault):
     _wsdl_name = 'OvfFault'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -8906,7 +8906,7 @@ class OvfExport(OvfFault):
     _wsdl_name = 'OvfExport'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -8922,7 +8922,7 @@ class ConnectedIso(OvfExport):
     cdrom: VirtualCdrom = None  # type: ignore[assignment]
     filename: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, cdrom: VirtualCdrom, filename: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, cdrom: VirtualCdrom, filename: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -8937,7 +8937,7 @@ class VirtualHardwareCompatibilityIssue(VmConfigFault):
     _wsdl_name = 'VirtualHardwareCompatibilityIssue'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -8956,7 +8956,7 @@ class CpuIncompatible(VirtualHardwareCompatibilityIssue):
     desiredBits: str | None = None
     host: MoRef | None = None
 
-    def __init__(self, *, level: int, registerName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, registerBits: str | None = None, desiredBits: str | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, level: int, registerName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, registerBits: str | None = None, desiredBits: str | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -8974,7 +8974,7 @@ class CpuCompatibilityUnknown(CpuIncompatible):
     _wsdl_name = 'CpuCompatibilityUnknown'
     _version = 0
 
-    def __init__(self, *, level: int, registerName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, registerBits: str | None = None, desiredBits: str | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, level: int, registerName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, registerBits: str | None = None, desiredBits: str | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -8992,7 +8992,7 @@ class CpuHotPlugNotSupported(VmConfigFault):
     _wsdl_name = 'CpuHotPlugNotSupported'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -9014,7 +9014,7 @@ class CpuIncompatible1ECX(CpuIncompatible):
     other: bool = None  # type: ignore[assignment]
     otherOnly: bool = None  # type: ignore[assignment]
 
-    def __init__(self, *, level: int, registerName: str, sse3: bool, pclmulqdq: bool, ssse3: bool, sse41: bool, sse42: bool, aes: bool, other: bool, otherOnly: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, registerBits: str | None = None, desiredBits: str | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, level: int, registerName: str, sse3: bool, pclmulqdq: bool, ssse3: bool, sse41: bool, sse42: bool, aes: bool, other: bool, otherOnly: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, registerBits: str | None = None, desiredBits: str | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -9047,7 +9047,7 @@ class CpuIncompatible81EDX(CpuIncompatible):
     other: bool = None  # type: ignore[assignment]
     otherOnly: bool = None  # type: ignore[assignment]
 
-    def __init__(self, *, level: int, registerName: str, nx: bool, ffxsr: bool, rdtscp: bool, lm: bool, other: bool, otherOnly: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, registerBits: str | None = None, desiredBits: str | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, level: int, registerName: str, nx: bool, ffxsr: bool, rdtscp: bool, lm: bool, other: bool, otherOnly: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, registerBits: str | None = None, desiredBits: str | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -9120,13 +9120,13 @@ class CryptoKeyResult(DynamicData):
 
     _wsdl_name = 'CryptoKeyResult'
     _version = 10
-    _fields = DynamicData._fields + (('keyId', 'keyId', 'CryptoKeyId', 0, 10), ('success', 'success', 'boolean', 0, 10), ('reason', 'reason', 'string', 2, 10), ('fault', 'fault', 'MethodFault', 2, 19),)
+    _fields = DynamicData._fields + (('keyId', 'keyId', 'CryptoKeyId', 0, 10), ('success', 'success', 'boolean', 0, 10), ('reason', 'reason', 'string', 2, 10), ('fault', 'fault', 'LocalizedMethodFault', 2, 19),)
     keyId: CryptoKeyId = None  # type: ignore[assignment]
     success: bool = None  # type: ignore[assignment]
     reason: str | None = None
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, keyId: CryptoKeyId, success: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, reason: str | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, keyId: CryptoKeyId, success: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, reason: str | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.keyId = keyId
@@ -10271,7 +10271,7 @@ class CustomizationPending(CustomizationFault):
     _wsdl_name = 'CustomizationPending'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -10674,7 +10674,7 @@ class DeviceNotSupported(VirtualHardwareCompatibilityIssue):
     device: str = None  # type: ignore[assignment]
     reason: str | None = None
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -10691,7 +10691,7 @@ class DeviceBackingNotSupported(DeviceNotSupported):
     _fields = DeviceNotSupported._fields + (('backing', 'backing', 'string', 0, 1),)
     backing: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, backing: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -10707,7 +10707,7 @@ class DVPortNotSupported(DeviceBackingNotSupported):
     _wsdl_name = 'DVPortNotSupported'
     _version = 5
 
-    def __init__(self, *, device: str, backing: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -12073,7 +12073,7 @@ class DasConfigFault(VimFault):
     output: str | None = None
     event: list[Event] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None, output: str | None = None, event: list[Event] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None, output: str | None = None, event: list[Event] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -12215,7 +12215,7 @@ class DatabaseError(RuntimeFault):
     _wsdl_name = 'DatabaseError'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -12257,9 +12257,9 @@ class DatacenterBasicConnectInfo(DynamicData):
 
     _wsdl_name = 'DatacenterBasicConnectInfo'
     _version = 12
-    _fields = DynamicData._fields + (('hostname', 'hostname', 'string', 2, 12), ('error', 'error', 'MethodFault', 2, 12), ('serverIp', 'serverIp', 'string', 2, 12), ('numVm', 'numVm', 'int', 2, 12), ('numPoweredOnVm', 'numPoweredOnVm', 'int', 2, 12), ('hostProductInfo', 'hostProductInfo', 'AboutInfo', 2, 12), ('hardwareVendor', 'hardwareVendor', 'string', 2, 12), ('hardwareModel', 'hardwareModel', 'string', 2, 12),)
+    _fields = DynamicData._fields + (('hostname', 'hostname', 'string', 2, 12), ('error', 'error', 'LocalizedMethodFault', 2, 12), ('serverIp', 'serverIp', 'string', 2, 12), ('numVm', 'numVm', 'int', 2, 12), ('numPoweredOnVm', 'numPoweredOnVm', 'int', 2, 12), ('hostProductInfo', 'hostProductInfo', 'AboutInfo', 2, 12), ('hardwareVendor', 'hardwareVendor', 'string', 2, 12), ('hardwareModel', 'hardwareModel', 'string', 2, 12),)
     hostname: str | None = None
-    error: MethodFault | None = None
+    error: LocalizedMethodFault | None = None
     serverIp: str | None = None
     numVm: int | None = None
     numPoweredOnVm: int | None = None
@@ -12267,7 +12267,7 @@ class DatacenterBasicConnectInfo(DynamicData):
     hardwareVendor: str | None = None
     hardwareModel: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, hostname: str | None = None, error: MethodFault | None = None, serverIp: str | None = None, numVm: int | None = None, numPoweredOnVm: int | None = None, hostProductInfo: AboutInfo | None = None, hardwareVendor: str | None = None, hardwareModel: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, hostname: str | None = None, error: LocalizedMethodFault | None = None, serverIp: str | None = None, numVm: int | None = None, numPoweredOnVm: int | None = None, hostProductInfo: AboutInfo | None = None, hardwareVendor: str | None = None, hardwareModel: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.hostname = hostname
@@ -12391,7 +12391,7 @@ class DatacenterMismatch(MigrationFault):
     invalidArgument: list[DatacenterMismatchArgument] = None  # type: ignore[assignment]
     expectedDatacenter: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, invalidArgument: list[DatacenterMismatchArgument], expectedDatacenter: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, invalidArgument: list[DatacenterMismatchArgument], expectedDatacenter: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -12896,7 +12896,7 @@ class InvalidDatastore(VimFault):
     datastore: MoRef | None = None
     name: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None, name: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None, name: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -12913,7 +12913,7 @@ class DatastoreNotWritableOnHost(InvalidDatastore):
     _fields = InvalidDatastore._fields + (('host', 'host', 'HostSystem', 0, 0),)
     host: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None, name: str | None = None) -> None:
+    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None, name: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13139,7 +13139,7 @@ class DeltaDiskFormatNotSupported(VmConfigFault):
     datastore: list[MoRef] | None = None
     deltaDiskFormat: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, deltaDiskFormat: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: list[MoRef] | None = None) -> None:
+    def __init__(self, *, deltaDiskFormat: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: list[MoRef] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13236,7 +13236,7 @@ class DestinationSwitchFull(CannotAccessNetwork):
     _wsdl_name = 'DestinationSwitchFull'
     _version = 0
 
-    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, network: MoRef | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, network: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13255,7 +13255,7 @@ class DestinationVsanDisabled(CannotMoveVsanEnabledHost):
     _fields = CannotMoveVsanEnabledHost._fields + (('destinationCluster', 'destinationCluster', 'string', 0, 8),)
     destinationCluster: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, destinationCluster: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, destinationCluster: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13303,7 +13303,7 @@ class DeviceControllerNotSupported(DeviceNotSupported):
     _fields = DeviceNotSupported._fields + (('controller', 'controller', 'string', 0, 1),)
     controller: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, controller: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, controller: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13335,7 +13335,7 @@ class InvalidVmConfig(VmConfigFault):
     _fields = VmConfigFault._fields + (('property', 'property', 'string', 2, 0),)
     property: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13351,7 +13351,7 @@ class InvalidDeviceSpec(InvalidVmConfig):
     _fields = InvalidVmConfig._fields + (('deviceIndex', 'deviceIndex', 'int', 0, 0),)
     deviceIndex: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13366,7 +13366,7 @@ class DeviceHotPlugNotSupported(InvalidDeviceSpec):
     _wsdl_name = 'DeviceHotPlugNotSupported'
     _version = 3
 
-    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13381,7 +13381,7 @@ class DeviceNotFound(InvalidDeviceSpec):
     _wsdl_name = 'DeviceNotFound'
     _version = 0
 
-    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13396,7 +13396,7 @@ class DeviceUnsupportedForVmPlatform(InvalidDeviceSpec):
     _wsdl_name = 'DeviceUnsupportedForVmPlatform'
     _version = 3
 
-    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13414,7 +13414,7 @@ class DeviceUnsupportedForVmVersion(InvalidDeviceSpec):
     currentVersion: str = None  # type: ignore[assignment]
     expectedVersion: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, deviceIndex: int, currentVersion: str, expectedVersion: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, deviceIndex: int, currentVersion: str, expectedVersion: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13505,7 +13505,7 @@ class DigestNotSupported(DeviceNotSupported):
     _wsdl_name = 'DigestNotSupported'
     _version = 9
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13627,11 +13627,11 @@ class DirectPathProfileManagerCapacityUnknown(DirectPathProfileManagerCapacityRe
 
     _wsdl_name = 'DirectPathProfileManagerCapacityUnknown'
     _version = 33
-    _fields = DirectPathProfileManagerCapacityResult._fields + (('querySpec', 'querySpec', 'DirectPathProfileManagerCapacityQuerySpec', 0, 33), ('faultList', 'faultList', 'MethodFault', 3, 33),)
+    _fields = DirectPathProfileManagerCapacityResult._fields + (('querySpec', 'querySpec', 'DirectPathProfileManagerCapacityQuerySpec', 0, 33), ('faultList', 'faultList', 'LocalizedMethodFault', 3, 33),)
     querySpec: DirectPathProfileManagerCapacityQuerySpec = None  # type: ignore[assignment]
-    faultList: list[MethodFault] | None = None
+    faultList: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, querySpec: DirectPathProfileManagerCapacityQuerySpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultList: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, querySpec: DirectPathProfileManagerCapacityQuerySpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultList: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.querySpec = querySpec
@@ -13802,7 +13802,7 @@ class DirectoryNotEmpty(FileFault):
     _wsdl_name = 'DirectoryNotEmpty'
     _version = 6
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13816,7 +13816,7 @@ class DisableAdminNotSupported(HostConfigFault):
     _wsdl_name = 'DisableAdminNotSupported'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13832,7 +13832,7 @@ class DisallowedChangeByService(RuntimeFault):
     serviceName: str = None  # type: ignore[assignment]
     disallowedChange: str | None = None
 
-    def __init__(self, *, serviceName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, disallowedChange: str | None = None) -> None:
+    def __init__(self, *, serviceName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, disallowedChange: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13847,7 +13847,7 @@ class DisallowedDiskModeChange(InvalidDeviceSpec):
     _wsdl_name = 'DisallowedDiskModeChange'
     _version = 0
 
-    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13861,10 +13861,10 @@ class DisallowedMigrationDeviceAttached(MigrationFault):
 
     _wsdl_name = 'DisallowedMigrationDeviceAttached'
     _version = 0
-    _fields = MigrationFault._fields + (('fault', 'fault', 'MethodFault', 0, 0),)
-    fault: MethodFault = None  # type: ignore[assignment]
+    _fields = MigrationFault._fields + (('fault', 'fault', 'LocalizedMethodFault', 0, 0),)
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13881,7 +13881,7 @@ class DisallowedOperationOnFailoverHost(RuntimeFault):
     host: MoRef = None  # type: ignore[assignment]
     hostname: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, host: MoRef, hostname: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, host: MoRef, hostname: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13896,7 +13896,7 @@ class DisconnectedHostsBlockingEVC(EVCConfigFault):
     _wsdl_name = 'DisconnectedHostsBlockingEVC'
     _version = 2
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13962,7 +13962,7 @@ class VsanDiskFault(VsanFault):
     _fields = VsanFault._fields + (('device', 'device', 'string', 2, 8),)
     device: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13976,7 +13976,7 @@ class DiskHasPartitions(VsanDiskFault):
     _wsdl_name = 'DiskHasPartitions'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -13990,7 +13990,7 @@ class DiskIsLastRemainingNonSSD(VsanDiskFault):
     _wsdl_name = 'DiskIsLastRemainingNonSSD'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -14004,7 +14004,7 @@ class DiskIsNonLocal(VsanDiskFault):
     _wsdl_name = 'DiskIsNonLocal'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -14018,7 +14018,7 @@ class DiskIsUSB(VsanDiskFault):
     _wsdl_name = 'DiskIsUSB'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -14032,7 +14032,7 @@ class DiskMoveTypeNotSupported(MigrationFault):
     _wsdl_name = 'DiskMoveTypeNotSupported'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -14047,7 +14047,7 @@ class DiskNotSupported(VirtualHardwareCompatibilityIssue):
     _fields = VirtualHardwareCompatibilityIssue._fields + (('disk', 'disk', 'int', 0, 0),)
     disk: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, disk: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, disk: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -14061,7 +14061,7 @@ class DiskTooSmall(VsanDiskFault):
     _wsdl_name = 'DiskTooSmall'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -14166,11 +14166,11 @@ class DistributedVirtualPortgroupProblem(DynamicData):
 
     _wsdl_name = 'DistributedVirtualPortgroupProblem'
     _version = 17
-    _fields = DynamicData._fields + (('logicalSwitchUuid', 'logicalSwitchUuid', 'string', 0, 17), ('fault', 'fault', 'MethodFault', 0, 17),)
+    _fields = DynamicData._fields + (('logicalSwitchUuid', 'logicalSwitchUuid', 'string', 0, 17), ('fault', 'fault', 'LocalizedMethodFault', 0, 17),)
     logicalSwitchUuid: str = None  # type: ignore[assignment]
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, logicalSwitchUuid: str, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
+    def __init__(self, *, logicalSwitchUuid: str, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.logicalSwitchUuid = logicalSwitchUuid
@@ -14423,11 +14423,11 @@ class DistributedVirtualSwitchManagerCompatibilityResult(DynamicData):
 
     _wsdl_name = 'DistributedVirtualSwitchManagerCompatibilityResult'
     _version = 5
-    _fields = DynamicData._fields + (('host', 'host', 'HostSystem', 0, 5), ('error', 'error', 'MethodFault', 3, 5),)
+    _fields = DynamicData._fields + (('host', 'host', 'HostSystem', 0, 5), ('error', 'error', 'LocalizedMethodFault', 3, 5),)
     host: MoRef = None  # type: ignore[assignment]
-    error: list[MethodFault] | None = None
+    error: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, error: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, error: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.host = host
@@ -14733,7 +14733,7 @@ class DomainNotFound(ActiveDirectoryFault):
     _fields = ActiveDirectoryFault._fields + (('domainName', 'domainName', 'string', 0, 5),)
     domainName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, domainName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
+    def __init__(self, *, domainName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -14832,7 +14832,7 @@ class DrsDisabledOnVm(VimFault):
     _wsdl_name = 'DrsDisabledOnVm'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -15185,10 +15185,10 @@ class DrsResourceConfigureFailedEvent(HostEvent):
 
     _wsdl_name = 'DrsResourceConfigureFailedEvent'
     _version = 0
-    _fields = HostEvent._fields + (('reason', 'reason', 'MethodFault', 0, 0),)
-    reason: MethodFault = None  # type: ignore[assignment]
+    _fields = HostEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -15442,7 +15442,7 @@ class DrsVmotionIncompatibleFault(VirtualHardwareCompatibilityIssue):
     _fields = VirtualHardwareCompatibilityIssue._fields + (('host', 'host', 'HostSystem', 0, 4),)
     host: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -15456,7 +15456,7 @@ class DuplicateDisks(VsanDiskFault):
     _wsdl_name = 'DuplicateDisks'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -15504,7 +15504,7 @@ class DuplicateName(VimFault):
     name: str = None  # type: ignore[assignment]
     object: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, object: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, name: str, object: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -15521,7 +15521,7 @@ class DuplicateVsanNetworkInterface(VsanFault):
     _fields = VsanFault._fields + (('device', 'device', 'string', 0, 8),)
     device: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -15614,7 +15614,7 @@ class DvsApplyOperationFault(DvsFault):
     _fields = DvsFault._fields + (('objectFault', 'objectFault', 'DvsApplyOperationFaultFaultOnObject', 1, 7),)
     objectFault: list[DvsApplyOperationFaultFaultOnObject] = None  # type: ignore[assignment]
 
-    def __init__(self, *, objectFault: list[DvsApplyOperationFaultFaultOnObject], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, objectFault: list[DvsApplyOperationFaultFaultOnObject], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -15627,12 +15627,12 @@ class DvsApplyOperationFaultFaultOnObject(DynamicData):
 
     _wsdl_name = 'DvsApplyOperationFaultFaultOnObject'
     _version = 7
-    _fields = DynamicData._fields + (('objectId', 'objectId', 'string', 0, 7), ('type', 'type', 'string', 0, 7), ('fault', 'fault', 'MethodFault', 0, 7),)
+    _fields = DynamicData._fields + (('objectId', 'objectId', 'string', 0, 7), ('type', 'type', 'string', 0, 7), ('fault', 'fault', 'LocalizedMethodFault', 0, 7),)
     objectId: str = None  # type: ignore[assignment]
     type: str = None  # type: ignore[assignment]
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, objectId: str, type: str, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
+    def __init__(self, *, objectId: str, type: str, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.objectId = objectId
@@ -16312,7 +16312,7 @@ class DvsNotAuthorized(DvsFault):
     sessionExtensionKey: str | None = None
     dvsExtensionKey: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, sessionExtensionKey: str | None = None, dvsExtensionKey: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, sessionExtensionKey: str | None = None, dvsExtensionKey: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -16329,7 +16329,7 @@ class DvsOperationBulkFault(DvsFault):
     _fields = DvsFault._fields + (('hostFault', 'hostFault', 'DvsOperationBulkFaultFaultOnHost', 1, 4),)
     hostFault: list[DvsOperationBulkFaultFaultOnHost] = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostFault: list[DvsOperationBulkFaultFaultOnHost], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, hostFault: list[DvsOperationBulkFaultFaultOnHost], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -16342,11 +16342,11 @@ class DvsOperationBulkFaultFaultOnHost(DynamicData):
 
     _wsdl_name = 'DvsOperationBulkFaultFaultOnHost'
     _version = 4
-    _fields = DynamicData._fields + (('host', 'host', 'HostSystem', 0, 4), ('fault', 'fault', 'MethodFault', 0, 4),)
+    _fields = DynamicData._fields + (('host', 'host', 'HostSystem', 0, 4), ('fault', 'fault', 'LocalizedMethodFault', 0, 4),)
     host: MoRef = None  # type: ignore[assignment]
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, host: MoRef, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
+    def __init__(self, *, host: MoRef, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.host = host
@@ -17011,7 +17011,7 @@ class DvsScopeViolated(DvsFault):
     scope: list[MoRef] = None  # type: ignore[assignment]
     entity: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, scope: list[MoRef], entity: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, scope: list[MoRef], entity: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17410,7 +17410,7 @@ class NotSupportedHost(HostConnectFault):
     productName: str | None = None
     productVersion: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17425,7 +17425,7 @@ class NotSupportedHostInCluster(NotSupportedHost):
     _wsdl_name = 'NotSupportedHostInCluster'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17439,10 +17439,10 @@ class EVCAdmissionFailed(NotSupportedHostInCluster):
 
     _wsdl_name = 'EVCAdmissionFailed'
     _version = 4
-    _fields = NotSupportedHostInCluster._fields + (('faults', 'faults', 'MethodFault', 3, 7),)
-    faults: list[MethodFault] | None = None
+    _fields = NotSupportedHostInCluster._fields + (('faults', 'faults', 'LocalizedMethodFault', 3, 7),)
+    faults: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17460,7 +17460,7 @@ class EVCAdmissionFailedCPUFeaturesForMode(EVCAdmissionFailed):
     _fields = EVCAdmissionFailed._fields + (('currentEVCModeKey', 'currentEVCModeKey', 'string', 0, 4),)
     currentEVCModeKey: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, currentEVCModeKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, currentEVCModeKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17477,7 +17477,7 @@ class EVCAdmissionFailedCPUModel(EVCAdmissionFailed):
     _wsdl_name = 'EVCAdmissionFailedCPUModel'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17495,7 +17495,7 @@ class EVCAdmissionFailedCPUModelForMode(EVCAdmissionFailed):
     _fields = EVCAdmissionFailed._fields + (('currentEVCModeKey', 'currentEVCModeKey', 'string', 0, 4),)
     currentEVCModeKey: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, currentEVCModeKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, currentEVCModeKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17515,7 +17515,7 @@ class EVCAdmissionFailedCPUVendor(EVCAdmissionFailed):
     clusterCPUVendor: str = None  # type: ignore[assignment]
     hostCPUVendor: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, clusterCPUVendor: str, hostCPUVendor: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, clusterCPUVendor: str, hostCPUVendor: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17533,7 +17533,7 @@ class EVCAdmissionFailedCPUVendorUnknown(EVCAdmissionFailed):
     _wsdl_name = 'EVCAdmissionFailedCPUVendorUnknown'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17549,7 +17549,7 @@ class EVCAdmissionFailedHostDisconnected(EVCAdmissionFailed):
     _wsdl_name = 'EVCAdmissionFailedHostDisconnected'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17565,7 +17565,7 @@ class EVCAdmissionFailedHostSoftware(EVCAdmissionFailed):
     _wsdl_name = 'EVCAdmissionFailedHostSoftware'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17581,7 +17581,7 @@ class EVCAdmissionFailedHostSoftwareForMode(EVCAdmissionFailed):
     _wsdl_name = 'EVCAdmissionFailedHostSoftwareForMode'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17597,7 +17597,7 @@ class EVCAdmissionFailedVmActive(EVCAdmissionFailed):
     _wsdl_name = 'EVCAdmissionFailedVmActive'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17661,7 +17661,7 @@ class EVCModeIllegalByVendor(EVCConfigFault):
     clusterCPUVendor: str = None  # type: ignore[assignment]
     modeCPUVendor: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, clusterCPUVendor: str, modeCPUVendor: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, clusterCPUVendor: str, modeCPUVendor: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17681,7 +17681,7 @@ class EVCModeUnsupportedByHosts(EVCConfigFault):
     host: list[MoRef] | None = None
     hostName: list[str] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[MethodFault] | None = None, evcMode: str | None = None, host: list[MoRef] | None = None, hostName: list[str] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[LocalizedMethodFault] | None = None, evcMode: str | None = None, host: list[MoRef] | None = None, hostName: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17701,7 +17701,7 @@ class EVCUnsupportedByHostHardware(EVCConfigFault):
     host: list[MoRef] = None  # type: ignore[assignment]
     hostName: list[str] = None  # type: ignore[assignment]
 
-    def __init__(self, *, host: list[MoRef], hostName: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, host: list[MoRef], hostName: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17720,7 +17720,7 @@ class EVCUnsupportedByHostSoftware(EVCConfigFault):
     host: list[MoRef] = None  # type: ignore[assignment]
     hostName: list[str] = None  # type: ignore[assignment]
 
-    def __init__(self, *, host: list[MoRef], hostName: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, host: list[MoRef], hostName: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17736,7 +17736,7 @@ class EightHostLimitViolated(VmConfigFault):
     _wsdl_name = 'EightHostLimitViolated'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -17751,7 +17751,7 @@ class EncryptionKeyRequired(InvalidState):
     _fields = InvalidState._fields + (('requiredKey', 'requiredKey', 'CryptoKeyId', 3, 11),)
     requiredKey: list[CryptoKeyId] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, requiredKey: list[CryptoKeyId] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, requiredKey: list[CryptoKeyId] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -18088,7 +18088,7 @@ class EventEx(Event):
 
     _wsdl_name = 'EventEx'
     _version = 4
-    _fields = Event._fields + (('eventTypeId', 'eventTypeId', 'string', 0, 4), ('severity', 'severity', 'string', 2, 4), ('message', 'message', 'string', 2, 4), ('arguments', 'arguments', 'KeyAnyValue', 3, 4), ('objectId', 'objectId', 'string', 2, 4), ('objectType', 'objectType', 'string', 2, 4), ('objectName', 'objectName', 'string', 2, 5), ('fault', 'fault', 'MethodFault', 2, 5),)
+    _fields = Event._fields + (('eventTypeId', 'eventTypeId', 'string', 0, 4), ('severity', 'severity', 'string', 2, 4), ('message', 'message', 'string', 2, 4), ('arguments', 'arguments', 'KeyAnyValue', 3, 4), ('objectId', 'objectId', 'string', 2, 4), ('objectType', 'objectType', 'string', 2, 4), ('objectName', 'objectName', 'string', 2, 5), ('fault', 'fault', 'LocalizedMethodFault', 2, 5),)
     eventTypeId: str = None  # type: ignore[assignment]
     severity: str | None = None
     message: str | None = None
@@ -18096,9 +18096,9 @@ class EventEx(Event):
     objectId: str | None = None
     objectType: str | None = None
     objectName: str | None = None
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, eventTypeId: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None, severity: str | None = None, message: str | None = None, arguments: list[KeyAnyValue] | None = None, objectId: str | None = None, objectType: str | None = None, objectName: str | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, eventTypeId: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None, severity: str | None = None, message: str | None = None, arguments: list[KeyAnyValue] | None = None, objectId: str | None = None, objectType: str | None = None, objectName: str | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -18275,7 +18275,7 @@ class NotEnoughLicenses(RuntimeFault):
     _wsdl_name = 'NotEnoughLicenses'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -18292,7 +18292,7 @@ class ExpiredFeatureLicense(NotEnoughLicenses):
     count: int = None  # type: ignore[assignment]
     expirationDate: datetime = None  # type: ignore[assignment]
 
-    def __init__(self, *, feature: str, count: int, expirationDate: datetime, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, feature: str, count: int, expirationDate: datetime, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -18308,7 +18308,7 @@ class ExpiredAddonLicense(ExpiredFeatureLicense):
     _wsdl_name = 'ExpiredAddonLicense'
     _version = 1
 
-    def __init__(self, *, feature: str, count: int, expirationDate: datetime, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, feature: str, count: int, expirationDate: datetime, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -18324,7 +18324,7 @@ class ExpiredEditionLicense(ExpiredFeatureLicense):
     _wsdl_name = 'ExpiredEditionLicense'
     _version = 1
 
-    def __init__(self, *, feature: str, count: int, expirationDate: datetime, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, feature: str, count: int, expirationDate: datetime, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -18531,7 +18531,7 @@ class ExtendedFault(VimFault):
     faultTypeId: str = None  # type: ignore[assignment]
     data: list[KeyValue] | None = None
 
-    def __init__(self, *, faultTypeId: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, data: list[KeyValue] | None = None) -> None:
+    def __init__(self, *, faultTypeId: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, data: list[KeyValue] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -18774,7 +18774,7 @@ class FailToEnableSPBM(NotEnoughLicenses):
     csName: str = None  # type: ignore[assignment]
     hostLicenseStates: list[ComputeResourceHostSPBMLicenseInfo] = None  # type: ignore[assignment]
 
-    def __init__(self, *, cs: MoRef, csName: str, hostLicenseStates: list[ComputeResourceHostSPBMLicenseInfo], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, cs: MoRef, csName: str, hostLicenseStates: list[ComputeResourceHostSPBMLicenseInfo], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -18794,7 +18794,7 @@ class FailToLockFaultToleranceVMs(RuntimeFault):
     vm: MoRef = None  # type: ignore[assignment]
     alreadyLockedVm: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmName: str, vm: MoRef, alreadyLockedVm: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vmName: str, vm: MoRef, alreadyLockedVm: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -18871,7 +18871,7 @@ class FaultToleranceAntiAffinityViolated(MigrationFault):
     hostName: str = None  # type: ignore[assignment]
     host: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostName: str, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, hostName: str, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -18889,7 +18889,7 @@ class FaultToleranceCannotEditMem(VmConfigFault):
     vmName: str = None  # type: ignore[assignment]
     vm: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmName: str, vm: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vmName: str, vm: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -18948,7 +18948,7 @@ class FaultToleranceCpuIncompatible(CpuIncompatible):
     family: bool = None  # type: ignore[assignment]
     stepping: bool = None  # type: ignore[assignment]
 
-    def __init__(self, *, level: int, registerName: str, model: bool, family: bool, stepping: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, registerBits: str | None = None, desiredBits: str | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, level: int, registerName: str, model: bool, family: bool, stepping: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, registerBits: str | None = None, desiredBits: str | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19001,7 +19001,7 @@ class FaultToleranceNeedsThickDisk(MigrationFault):
     _fields = MigrationFault._fields + (('vmName', 'vmName', 'string', 0, 5),)
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19017,7 +19017,7 @@ class FaultToleranceNotLicensed(VmFaultToleranceIssue):
     _fields = VmFaultToleranceIssue._fields + (('hostName', 'hostName', 'string', 2, 4),)
     hostName: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19033,7 +19033,7 @@ class FaultToleranceNotSameBuild(MigrationFault):
     _fields = MigrationFault._fields + (('build', 'build', 'string', 0, 4),)
     build: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, build: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, build: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19068,7 +19068,7 @@ class FaultTolerancePrimaryPowerOnNotAttempted(VmFaultToleranceIssue):
     secondaryVm: MoRef = None  # type: ignore[assignment]
     primaryVm: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, secondaryVm: MoRef, primaryVm: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, secondaryVm: MoRef, primaryVm: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19138,7 +19138,7 @@ class FaultToleranceVmNotDasProtected(VimFault):
     vm: MoRef = None  # type: ignore[assignment]
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19152,11 +19152,11 @@ class FaultsByHost(DynamicData):
 
     _wsdl_name = 'FaultsByHost'
     _version = 11
-    _fields = DynamicData._fields + (('host', 'host', 'HostSystem', 0, 11), ('faults', 'faults', 'MethodFault', 3, 11),)
+    _fields = DynamicData._fields + (('host', 'host', 'HostSystem', 0, 11), ('faults', 'faults', 'LocalizedMethodFault', 3, 11),)
     host: MoRef = None  # type: ignore[assignment]
-    faults: list[MethodFault] | None = None
+    faults: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.host = host
@@ -19168,11 +19168,11 @@ class FaultsByVM(DynamicData):
 
     _wsdl_name = 'FaultsByVM'
     _version = 11
-    _fields = DynamicData._fields + (('vm', 'vm', 'VirtualMachine', 0, 11), ('faults', 'faults', 'MethodFault', 3, 11),)
+    _fields = DynamicData._fields + (('vm', 'vm', 'VirtualMachine', 0, 11), ('faults', 'faults', 'LocalizedMethodFault', 3, 11),)
     vm: MoRef = None  # type: ignore[assignment]
-    faults: list[MethodFault] | None = None
+    faults: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, vm: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, vm: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.vm = vm
@@ -19261,7 +19261,7 @@ class FcoeFault(VimFault):
     _wsdl_name = 'FcoeFault'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19276,7 +19276,7 @@ class FcoeFaultPnicHasNoPortSet(FcoeFault):
     _fields = FcoeFault._fields + (('nicDevice', 'nicDevice', 'string', 0, 6),)
     nicDevice: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, nicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, nicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19315,7 +19315,7 @@ class FeatureRequirementsNotMet(VirtualHardwareCompatibilityIssue):
     vm: MoRef | None = None
     host: MoRef | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, featureRequirement: list[VirtualMachineFeatureRequirement] | None = None, vm: MoRef | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, featureRequirement: list[VirtualMachineFeatureRequirement] | None = None, vm: MoRef | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19331,7 +19331,7 @@ class FileAlreadyExists(FileFault):
     _wsdl_name = 'FileAlreadyExists'
     _version = 0
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19345,7 +19345,7 @@ class FileBackedPortNotSupported(DeviceNotSupported):
     _wsdl_name = 'FileBackedPortNotSupported'
     _version = 1
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19435,11 +19435,11 @@ class FileLockInfoResult(DynamicData):
 
     _wsdl_name = 'FileLockInfoResult'
     _version = 30
-    _fields = DynamicData._fields + (('lockInfo', 'lockInfo', 'FileLockInfo', 3, 30), ('fault', 'fault', 'MethodFault', 2, 30),)
+    _fields = DynamicData._fields + (('lockInfo', 'lockInfo', 'FileLockInfo', 3, 30), ('fault', 'fault', 'LocalizedMethodFault', 2, 30),)
     lockInfo: list[FileLockInfo] | None = None
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, lockInfo: list[FileLockInfo] | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, lockInfo: list[FileLockInfo] | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.lockInfo = lockInfo
@@ -19452,7 +19452,7 @@ class FileLocked(FileFault):
     _wsdl_name = 'FileLocked'
     _version = 0
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19466,7 +19466,7 @@ class FileNameTooLong(FileFault):
     _wsdl_name = 'FileNameTooLong'
     _version = 6
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19480,7 +19480,7 @@ class FileNotFound(FileFault):
     _wsdl_name = 'FileNotFound'
     _version = 0
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19494,7 +19494,7 @@ class FileNotWritable(FileFault):
     _wsdl_name = 'FileNotWritable'
     _version = 0
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19543,7 +19543,7 @@ class FileTooLarge(FileFault):
     fileSize: int = None  # type: ignore[assignment]
     maxFileSize: int | None = None
 
-    def __init__(self, *, file: str, datastore: str, fileSize: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, maxFileSize: int | None = None) -> None:
+    def __init__(self, *, file: str, datastore: str, fileSize: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, maxFileSize: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19578,7 +19578,7 @@ class FilesystemQuiesceFault(SnapshotFault):
     _wsdl_name = 'FilesystemQuiesceFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19594,7 +19594,7 @@ class ResourceInUse(VimFault):
     type: str | None = None
     name: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, type: str | None = None, name: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, type: str | None = None, name: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19611,7 +19611,7 @@ class FilterInUse(ResourceInUse):
     _fields = ResourceInUse._fields + (('disk', 'disk', 'VirtualDiskId', 3, 9),)
     disk: list[VirtualDiskId] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, type: str | None = None, name: str | None = None, disk: list[VirtualDiskId] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, type: str | None = None, name: str | None = None, disk: list[VirtualDiskId] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19787,13 +19787,13 @@ class FolderFailedHostResult(DynamicData):
 
     _wsdl_name = 'FolderFailedHostResult'
     _version = 12
-    _fields = DynamicData._fields + (('hostName', 'hostName', 'string', 2, 12), ('host', 'host', 'HostSystem', 2, 12), ('context', 'context', 'LocalizableMessage', 0, 12), ('fault', 'fault', 'MethodFault', 0, 12),)
+    _fields = DynamicData._fields + (('hostName', 'hostName', 'string', 2, 12), ('host', 'host', 'HostSystem', 2, 12), ('context', 'context', 'LocalizableMessage', 0, 12), ('fault', 'fault', 'LocalizedMethodFault', 0, 12),)
     hostName: str | None = None
     host: MoRef | None = None
     context: LocalizableMessage = None  # type: ignore[assignment]
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, context: LocalizableMessage, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, hostName: str | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, context: LocalizableMessage, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, hostName: str | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.hostName = hostName
@@ -19850,12 +19850,12 @@ class FtIssuesOnHost(VmFaultToleranceIssue):
 
     _wsdl_name = 'FtIssuesOnHost'
     _version = 4
-    _fields = VmFaultToleranceIssue._fields + (('host', 'host', 'HostSystem', 0, 4), ('hostName', 'hostName', 'string', 0, 4), ('errors', 'errors', 'MethodFault', 3, 4),)
+    _fields = VmFaultToleranceIssue._fields + (('host', 'host', 'HostSystem', 0, 4), ('hostName', 'hostName', 'string', 0, 4), ('errors', 'errors', 'LocalizedMethodFault', 3, 4),)
     host: MoRef = None  # type: ignore[assignment]
     hostName: str = None  # type: ignore[assignment]
-    errors: list[MethodFault] | None = None
+    errors: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, host: MoRef, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errors: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, host: MoRef, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errors: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19875,7 +19875,7 @@ class FtVmHostRuleViolation(VmConfigFault):
     hostName: str = None  # type: ignore[assignment]
     hostGroup: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmName: str, hostName: str, hostGroup: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vmName: str, hostName: str, hostGroup: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19895,7 +19895,7 @@ class MigrationFeatureNotSupported(MigrationFault):
     failedHostName: str = None  # type: ignore[assignment]
     failedHost: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19911,7 +19911,7 @@ class FullStorageVMotionNotSupported(MigrationFeatureNotSupported):
     _wsdl_name = 'FullStorageVMotionNotSupported'
     _version = 1
 
-    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19932,7 +19932,7 @@ class GatewayConnectFault(HostConnectFault):
     gatewayInfo: str = None  # type: ignore[assignment]
     details: LocalizableMessage | None = None
 
-    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None) -> None:
+    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19952,7 +19952,7 @@ class GatewayToHostConnectFault(GatewayConnectFault):
     hostname: str = None  # type: ignore[assignment]
     port: int | None = None
 
-    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, hostname: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None, port: int | None = None) -> None:
+    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, hostname: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None, port: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19971,7 +19971,7 @@ class GatewayHostNotReachable(GatewayToHostConnectFault):
     _wsdl_name = 'GatewayHostNotReachable'
     _version = 9
 
-    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, hostname: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None, port: int | None = None) -> None:
+    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, hostname: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None, port: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -19990,7 +19990,7 @@ class GatewayNotFound(GatewayConnectFault):
     _wsdl_name = 'GatewayNotFound'
     _version = 9
 
-    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None) -> None:
+    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -20007,7 +20007,7 @@ class GatewayNotReachable(GatewayConnectFault):
     _wsdl_name = 'GatewayNotReachable'
     _version = 9
 
-    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None) -> None:
+    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -20024,7 +20024,7 @@ class GatewayOperationRefused(GatewayConnectFault):
     _wsdl_name = 'GatewayOperationRefused'
     _version = 9
 
-    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None) -> None:
+    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -20044,7 +20044,7 @@ class GatewayToHostAuthFault(GatewayToHostConnectFault):
     invalidProperties: list[str] = None  # type: ignore[assignment]
     missingProperties: list[str] = None  # type: ignore[assignment]
 
-    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, hostname: str, invalidProperties: list[str], missingProperties: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None, port: int | None = None) -> None:
+    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, hostname: str, invalidProperties: list[str], missingProperties: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None, port: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -20068,7 +20068,7 @@ class GatewayToHostTrustVerifyFault(GatewayToHostConnectFault):
     verificationToken: str = None  # type: ignore[assignment]
     propertiesToVerify: list[KeyValue] = None  # type: ignore[assignment]
 
-    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, hostname: str, verificationToken: str, propertiesToVerify: list[KeyValue], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None, port: int | None = None) -> None:
+    def __init__(self, *, gatewayType: str, gatewayId: str, gatewayInfo: str, hostname: str, verificationToken: str, propertiesToVerify: list[KeyValue], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, details: LocalizableMessage | None = None, port: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -20280,10 +20280,10 @@ class GenericDrsFault(VimFault):
 
     _wsdl_name = 'GenericDrsFault'
     _version = 1
-    _fields = VimFault._fields + (('hostFaults', 'hostFaults', 'MethodFault', 3, 1),)
-    hostFaults: list[MethodFault] | None = None
+    _fields = VimFault._fields + (('hostFaults', 'hostFaults', 'LocalizedMethodFault', 3, 1),)
+    hostFaults: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostFaults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostFaults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -20299,7 +20299,7 @@ class GenericVmConfigFault(VmConfigFault):
     _fields = VmConfigFault._fields + (('reason', 'reason', 'string', 0, 0),)
     reason: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, reason: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, reason: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -20498,7 +20498,7 @@ class GuestOperationsFault(VimFault):
     _wsdl_name = 'GuestOperationsFault'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -20514,7 +20514,7 @@ class GuestAuthenticationChallenge(GuestOperationsFault):
     serverChallenge: GuestAuthentication = None  # type: ignore[assignment]
     sessionID: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, serverChallenge: GuestAuthentication, sessionID: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, serverChallenge: GuestAuthentication, sessionID: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -20529,7 +20529,7 @@ class GuestComponentsOutOfDate(GuestOperationsFault):
     _wsdl_name = 'GuestComponentsOutOfDate'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -20752,7 +20752,7 @@ class GuestMultipleMappings(GuestOperationsFault):
     _wsdl_name = 'GuestMultipleMappings'
     _version = 9
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -20793,7 +20793,7 @@ class GuestOperationsUnavailable(GuestOperationsFault):
     _wsdl_name = 'GuestOperationsUnavailable'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -20946,7 +20946,7 @@ class GuestPermissionDenied(GuestOperationsFault):
     _wsdl_name = 'GuestPermissionDenied'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -21008,7 +21008,7 @@ class GuestProcessNotFound(GuestOperationsFault):
     _fields = GuestOperationsFault._fields + (('pid', 'pid', 'long', 0, 6),)
     pid: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, pid: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, pid: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -21057,11 +21057,11 @@ class GuestRegKeyRecordSpec(DynamicData):
 
     _wsdl_name = 'GuestRegKeyRecordSpec'
     _version = 9
-    _fields = DynamicData._fields + (('key', 'key', 'GuestRegKeySpec', 0, 9), ('fault', 'fault', 'MethodFault', 2, 9),)
+    _fields = DynamicData._fields + (('key', 'key', 'GuestRegKeySpec', 0, 9), ('fault', 'fault', 'LocalizedMethodFault', 2, 9),)
     key: GuestRegKeySpec = None  # type: ignore[assignment]
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, key: GuestRegKeySpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, key: GuestRegKeySpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -21221,7 +21221,7 @@ class GuestRegistryFault(GuestOperationsFault):
     _fields = GuestOperationsFault._fields + (('windowsSystemErrorCode', 'windowsSystemErrorCode', 'long', 0, 9),)
     windowsSystemErrorCode: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, windowsSystemErrorCode: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, windowsSystemErrorCode: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -21237,7 +21237,7 @@ class GuestRegistryKeyFault(GuestRegistryFault):
     _fields = GuestRegistryFault._fields + (('keyName', 'keyName', 'string', 0, 9),)
     keyName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -21252,7 +21252,7 @@ class GuestRegistryKeyAlreadyExists(GuestRegistryKeyFault):
     _wsdl_name = 'GuestRegistryKeyAlreadyExists'
     _version = 9
 
-    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -21267,7 +21267,7 @@ class GuestRegistryKeyHasSubkeys(GuestRegistryKeyFault):
     _wsdl_name = 'GuestRegistryKeyHasSubkeys'
     _version = 9
 
-    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -21282,7 +21282,7 @@ class GuestRegistryKeyInvalid(GuestRegistryKeyFault):
     _wsdl_name = 'GuestRegistryKeyInvalid'
     _version = 9
 
-    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -21297,7 +21297,7 @@ class GuestRegistryKeyParentVolatile(GuestRegistryKeyFault):
     _wsdl_name = 'GuestRegistryKeyParentVolatile'
     _version = 9
 
-    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -21315,7 +21315,7 @@ class GuestRegistryValueFault(GuestRegistryFault):
     keyName: str = None  # type: ignore[assignment]
     valueName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, valueName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, valueName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -21331,7 +21331,7 @@ class GuestRegistryValueNotFound(GuestRegistryValueFault):
     _wsdl_name = 'GuestRegistryValueNotFound'
     _version = 9
 
-    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, valueName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, windowsSystemErrorCode: int, keyName: str, valueName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -21422,7 +21422,7 @@ class HAErrorsAtDest(MigrationFault):
     _wsdl_name = 'HAErrorsAtDest'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -21472,13 +21472,13 @@ class HbrManagerReplicationVmInfo(DynamicData):
 
     _wsdl_name = 'HbrManagerReplicationVmInfo'
     _version = 6
-    _fields = DynamicData._fields + (('state', 'state', 'string', 0, 6), ('progressInfo', 'progressInfo', 'ReplicationVmProgressInfo', 2, 6), ('imageId', 'imageId', 'string', 2, 6), ('lastError', 'lastError', 'MethodFault', 2, 6),)
+    _fields = DynamicData._fields + (('state', 'state', 'string', 0, 6), ('progressInfo', 'progressInfo', 'ReplicationVmProgressInfo', 2, 6), ('imageId', 'imageId', 'string', 2, 6), ('lastError', 'lastError', 'LocalizedMethodFault', 2, 6),)
     state: str = None  # type: ignore[assignment]
     progressInfo: ReplicationVmProgressInfo | None = None
     imageId: str | None = None
-    lastError: MethodFault | None = None
+    lastError: LocalizedMethodFault | None = None
 
-    def __init__(self, *, state: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, progressInfo: ReplicationVmProgressInfo | None = None, imageId: str | None = None, lastError: MethodFault | None = None) -> None:
+    def __init__(self, *, state: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, progressInfo: ReplicationVmProgressInfo | None = None, imageId: str | None = None, lastError: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.state = state
@@ -21492,15 +21492,15 @@ class HbrManagerVmReplicationCapability(DynamicData):
 
     _wsdl_name = 'HbrManagerVmReplicationCapability'
     _version = 9
-    _fields = DynamicData._fields + (('vm', 'vm', 'VirtualMachine', 0, 9), ('supportedQuiesceMode', 'supportedQuiesceMode', 'string', 0, 9), ('compressionSupported', 'compressionSupported', 'boolean', 0, 9), ('maxSupportedSourceDiskCapacity', 'maxSupportedSourceDiskCapacity', 'long', 0, 9), ('minRpo', 'minRpo', 'long', 2, 9), ('fault', 'fault', 'MethodFault', 2, 9),)
+    _fields = DynamicData._fields + (('vm', 'vm', 'VirtualMachine', 0, 9), ('supportedQuiesceMode', 'supportedQuiesceMode', 'string', 0, 9), ('compressionSupported', 'compressionSupported', 'boolean', 0, 9), ('maxSupportedSourceDiskCapacity', 'maxSupportedSourceDiskCapacity', 'long', 0, 9), ('minRpo', 'minRpo', 'long', 2, 9), ('fault', 'fault', 'LocalizedMethodFault', 2, 9),)
     vm: MoRef = None  # type: ignore[assignment]
     supportedQuiesceMode: str = None  # type: ignore[assignment]
     compressionSupported: bool = None  # type: ignore[assignment]
     maxSupportedSourceDiskCapacity: int = None  # type: ignore[assignment]
     minRpo: int | None = None
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, vm: MoRef, supportedQuiesceMode: str, compressionSupported: bool, maxSupportedSourceDiskCapacity: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, minRpo: int | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, vm: MoRef, supportedQuiesceMode: str, compressionSupported: bool, maxSupportedSourceDiskCapacity: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, minRpo: int | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.vm = vm
@@ -21651,7 +21651,7 @@ class HeterogenousHostsBlockingEVC(EVCConfigFault):
     _wsdl_name = 'HeterogenousHostsBlockingEVC'
     _version = 2
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -21683,7 +21683,7 @@ class NotSupported(RuntimeFault):
     _wsdl_name = 'NotSupported'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -21698,7 +21698,7 @@ class HostAccessRestrictedToManagementServer(NotSupported):
     _fields = NotSupported._fields + (('managementServer', 'managementServer', 'string', 0, 6),)
     managementServer: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, managementServer: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, managementServer: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -22967,7 +22967,7 @@ class HostCommunication(RuntimeFault):
     _wsdl_name = 'HostCommunication'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -23071,10 +23071,10 @@ class HostConfigFailed(HostConfigFault):
 
     _wsdl_name = 'HostConfigFailed'
     _version = 4
-    _fields = HostConfigFault._fields + (('failure', 'failure', 'MethodFault', 1, 4),)
-    failure: list[MethodFault] = None  # type: ignore[assignment]
+    _fields = HostConfigFault._fields + (('failure', 'failure', 'LocalizedMethodFault', 1, 4),)
+    failure: list[LocalizedMethodFault] = None  # type: ignore[assignment]
 
-    def __init__(self, *, failure: list[MethodFault], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, failure: list[LocalizedMethodFault], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -23936,11 +23936,11 @@ class HostDatastoreSystemDatastoreResult(DynamicData):
 
     _wsdl_name = 'HostDatastoreSystemDatastoreResult'
     _version = 9
-    _fields = DynamicData._fields + (('key', 'key', 'Datastore', 0, 9), ('fault', 'fault', 'MethodFault', 2, 9),)
+    _fields = DynamicData._fields + (('key', 'key', 'Datastore', 0, 9), ('fault', 'fault', 'LocalizedMethodFault', 2, 9),)
     key: MoRef = None  # type: ignore[assignment]
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, key: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, key: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -24291,12 +24291,12 @@ class HostDiskConfigurationResult(DynamicData):
 
     _wsdl_name = 'HostDiskConfigurationResult'
     _version = 8
-    _fields = DynamicData._fields + (('devicePath', 'devicePath', 'string', 2, 8), ('success', 'success', 'boolean', 2, 8), ('fault', 'fault', 'MethodFault', 2, 8),)
+    _fields = DynamicData._fields + (('devicePath', 'devicePath', 'string', 2, 8), ('success', 'success', 'boolean', 2, 8), ('fault', 'fault', 'LocalizedMethodFault', 2, 8),)
     devicePath: str | None = None
     success: bool | None = None
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, devicePath: str | None = None, success: bool | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, devicePath: str | None = None, success: bool | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.devicePath = devicePath
@@ -25395,7 +25395,7 @@ class HostHasComponentFailure(VimFault):
     componentType: str = None  # type: ignore[assignment]
     componentName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostName: str, componentType: str, componentName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, hostName: str, componentType: str, componentName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -25482,7 +25482,7 @@ class HostInDomain(HostConfigFault):
     _wsdl_name = 'HostInDomain'
     _version = 5
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -25498,7 +25498,7 @@ class HostIncompatibleForFaultTolerance(VmFaultToleranceIssue):
     hostName: str | None = None
     reason: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -25516,7 +25516,7 @@ class HostIncompatibleForRecordReplay(VimFault):
     hostName: str | None = None
     reason: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -25997,7 +25997,7 @@ class HostInventoryFull(NotEnoughLicenses):
     _fields = NotEnoughLicenses._fields + (('capacity', 'capacity', 'int', 0, 1),)
     capacity: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, capacity: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, capacity: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -26653,11 +26653,11 @@ class HostLowLevelProvisioningManagerFileDeleteResult(DynamicData):
 
     _wsdl_name = 'HostLowLevelProvisioningManagerFileDeleteResult'
     _version = 9
-    _fields = DynamicData._fields + (('fileName', 'fileName', 'string', 0, 9), ('fault', 'fault', 'MethodFault', 0, 9),)
+    _fields = DynamicData._fields + (('fileName', 'fileName', 'string', 0, 9), ('fault', 'fault', 'LocalizedMethodFault', 0, 9),)
     fileName: str = None  # type: ignore[assignment]
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, fileName: str, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
+    def __init__(self, *, fileName: str, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.fileName = fileName
@@ -27876,7 +27876,7 @@ class HostNotConnected(HostCommunication):
     _wsdl_name = 'HostNotConnected'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -27915,7 +27915,7 @@ class HostNotReachable(HostCommunication):
     _wsdl_name = 'HostNotReachable'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -29092,7 +29092,7 @@ class HostPowerOpFailed(VimFault):
     _wsdl_name = 'HostPowerOpFailed'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -29424,16 +29424,16 @@ class HostProfileValidationFailureInfo(DynamicData):
 
     _wsdl_name = 'HostProfileValidationFailureInfo'
     _version = 11
-    _fields = DynamicData._fields + (('name', 'name', 'string', 0, 11), ('annotation', 'annotation', 'string', 0, 11), ('updateType', 'updateType', 'string', 0, 11), ('host', 'host', 'HostSystem', 2, 11), ('applyProfile', 'applyProfile', 'HostApplyProfile', 2, 11), ('failures', 'failures', 'ProfileUpdateFailedUpdateFailure', 3, 11), ('faults', 'faults', 'MethodFault', 3, 11),)
+    _fields = DynamicData._fields + (('name', 'name', 'string', 0, 11), ('annotation', 'annotation', 'string', 0, 11), ('updateType', 'updateType', 'string', 0, 11), ('host', 'host', 'HostSystem', 2, 11), ('applyProfile', 'applyProfile', 'HostApplyProfile', 2, 11), ('failures', 'failures', 'ProfileUpdateFailedUpdateFailure', 3, 11), ('faults', 'faults', 'LocalizedMethodFault', 3, 11),)
     name: str = None  # type: ignore[assignment]
     annotation: str = None  # type: ignore[assignment]
     updateType: str = None  # type: ignore[assignment]
     host: MoRef | None = None
     applyProfile: HostApplyProfile | None = None
     failures: list[ProfileUpdateFailedUpdateFailure] | None = None
-    faults: list[MethodFault] | None = None
+    faults: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, name: str, annotation: str, updateType: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, host: MoRef | None = None, applyProfile: HostApplyProfile | None = None, failures: list[ProfileUpdateFailedUpdateFailure] | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, name: str, annotation: str, updateType: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, host: MoRef | None = None, applyProfile: HostApplyProfile | None = None, failures: list[ProfileUpdateFailedUpdateFailure] | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.name = name
@@ -30642,7 +30642,7 @@ class HostSpecificationOperationFailed(VimFault):
     _fields = VimFault._fields + (('host', 'host', 'HostSystem', 0, 10),)
     host: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -30912,11 +30912,11 @@ class HostStorageSystemDiskLocatorLedResult(DynamicData):
 
     _wsdl_name = 'HostStorageSystemDiskLocatorLedResult'
     _version = 9
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 9), ('fault', 'fault', 'MethodFault', 0, 9),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 9), ('fault', 'fault', 'LocalizedMethodFault', 0, 9),)
     key: str = None  # type: ignore[assignment]
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: str, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
+    def __init__(self, *, key: str, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -30928,11 +30928,11 @@ class HostStorageSystemScsiLunResult(DynamicData):
 
     _wsdl_name = 'HostStorageSystemScsiLunResult'
     _version = 9
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 9), ('fault', 'fault', 'MethodFault', 2, 9),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 9), ('fault', 'fault', 'LocalizedMethodFault', 2, 9),)
     key: str = None  # type: ignore[assignment]
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, key: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, key: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -30944,11 +30944,11 @@ class HostStorageSystemVmfsVolumeResult(DynamicData):
 
     _wsdl_name = 'HostStorageSystemVmfsVolumeResult'
     _version = 9
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 9), ('fault', 'fault', 'MethodFault', 2, 9),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 9), ('fault', 'fault', 'LocalizedMethodFault', 2, 9),)
     key: str = None  # type: ignore[assignment]
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, key: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, key: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -31038,10 +31038,10 @@ class HostSyncFailedEvent(HostEvent):
 
     _wsdl_name = 'HostSyncFailedEvent'
     _version = 4
-    _fields = HostEvent._fields + (('reason', 'reason', 'MethodFault', 0, 4),)
-    reason: MethodFault = None  # type: ignore[assignment]
+    _fields = HostEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 0, 4),)
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -31631,12 +31631,12 @@ class HostUnresolvedVmfsResolutionResult(DynamicData):
 
     _wsdl_name = 'HostUnresolvedVmfsResolutionResult'
     _version = 4
-    _fields = DynamicData._fields + (('spec', 'spec', 'HostUnresolvedVmfsResolutionSpec', 0, 4), ('vmfs', 'vmfs', 'HostVmfsVolume', 2, 4), ('fault', 'fault', 'MethodFault', 2, 4),)
+    _fields = DynamicData._fields + (('spec', 'spec', 'HostUnresolvedVmfsResolutionSpec', 0, 4), ('vmfs', 'vmfs', 'HostVmfsVolume', 2, 4), ('fault', 'fault', 'LocalizedMethodFault', 2, 4),)
     spec: HostUnresolvedVmfsResolutionSpec = None  # type: ignore[assignment]
     vmfs: HostVmfsVolume | None = None
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, spec: HostUnresolvedVmfsResolutionSpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, vmfs: HostVmfsVolume | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, spec: HostUnresolvedVmfsResolutionSpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, vmfs: HostVmfsVolume | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.spec = spec
@@ -32395,11 +32395,11 @@ class HostVmfsRescanResult(DynamicData):
 
     _wsdl_name = 'HostVmfsRescanResult'
     _version = 4
-    _fields = DynamicData._fields + (('host', 'host', 'HostSystem', 0, 4), ('fault', 'fault', 'MethodFault', 2, 4),)
+    _fields = DynamicData._fields + (('host', 'host', 'HostSystem', 0, 4), ('fault', 'fault', 'LocalizedMethodFault', 2, 4),)
     host: MoRef = None  # type: ignore[assignment]
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.host = host
@@ -32743,7 +32743,7 @@ class SnapshotCopyNotSupported(MigrationFault):
     _wsdl_name = 'SnapshotCopyNotSupported'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -32756,7 +32756,7 @@ class HotSnapshotMoveNotSupported(SnapshotCopyNotSupported):
     _wsdl_name = 'HotSnapshotMoveNotSupported'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -32772,7 +32772,7 @@ class HttpFault(VimFault):
     statusCode: int = None  # type: ignore[assignment]
     statusMessage: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, statusCode: int, statusMessage: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, statusCode: int, statusMessage: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -32973,7 +32973,7 @@ class IDEDiskNotSupported(DiskNotSupported):
     _wsdl_name = 'IDEDiskNotSupported'
     _version = 0
 
-    def __init__(self, *, disk: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, disk: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -32991,7 +32991,7 @@ class IORMNotSupportedHostOnDatastore(VimFault):
     datastoreName: str = None  # type: ignore[assignment]
     host: list[MoRef] | None = None
 
-    def __init__(self, *, datastore: MoRef, datastoreName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: list[MoRef] | None = None) -> None:
+    def __init__(self, *, datastore: MoRef, datastoreName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: list[MoRef] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33035,7 +33035,7 @@ class ImportHostAddFailure(DvsFault):
     _fields = DvsFault._fields + (('hostIp', 'hostIp', 'string', 1, 7),)
     hostIp: list[str] = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostIp: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, hostIp: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33051,7 +33051,7 @@ class ImportOperationBulkFault(DvsFault):
     _fields = DvsFault._fields + (('importFaults', 'importFaults', 'ImportOperationBulkFaultFaultOnImport', 1, 7),)
     importFaults: list[ImportOperationBulkFaultFaultOnImport] = None  # type: ignore[assignment]
 
-    def __init__(self, *, importFaults: list[ImportOperationBulkFaultFaultOnImport], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, importFaults: list[ImportOperationBulkFaultFaultOnImport], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33064,12 +33064,12 @@ class ImportOperationBulkFaultFaultOnImport(DynamicData):
 
     _wsdl_name = 'ImportOperationBulkFaultFaultOnImport'
     _version = 7
-    _fields = DynamicData._fields + (('entityType', 'entityType', 'string', 2, 7), ('key', 'key', 'string', 2, 7), ('fault', 'fault', 'MethodFault', 0, 7),)
+    _fields = DynamicData._fields + (('entityType', 'entityType', 'string', 2, 7), ('key', 'key', 'string', 2, 7), ('fault', 'fault', 'LocalizedMethodFault', 0, 7),)
     entityType: str | None = None
     key: str | None = None
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, entityType: str | None = None, key: str | None = None) -> None:
+    def __init__(self, *, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, entityType: str | None = None, key: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.entityType = entityType
@@ -33099,7 +33099,7 @@ class InUseFeatureManipulationDisallowed(NotEnoughLicenses):
     _wsdl_name = 'InUseFeatureManipulationDisallowed'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33114,7 +33114,7 @@ class InaccessibleDatastore(InvalidDatastore):
     _fields = InvalidDatastore._fields + (('detail', 'detail', 'string', 2, 6),)
     detail: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None, name: str | None = None, detail: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None, name: str | None = None, detail: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33130,7 +33130,7 @@ class InaccessibleFTMetadataDatastore(InaccessibleDatastore):
     _wsdl_name = 'InaccessibleFTMetadataDatastore'
     _version = 9
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None, name: str | None = None, detail: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None, name: str | None = None, detail: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33148,7 +33148,7 @@ class InaccessibleVFlashSource(VimFault):
     _fields = VimFault._fields + (('hostName', 'hostName', 'string', 0, 8),)
     hostName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33164,7 +33164,7 @@ class IncompatibleDefaultDevice(MigrationFault):
     _fields = MigrationFault._fields + (('device', 'device', 'string', 0, 1),)
     device: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33177,11 +33177,11 @@ class IncompatibleHostForFtSecondary(VmFaultToleranceIssue):
 
     _wsdl_name = 'IncompatibleHostForFtSecondary'
     _version = 4
-    _fields = VmFaultToleranceIssue._fields + (('host', 'host', 'HostSystem', 0, 4), ('error', 'error', 'MethodFault', 3, 4),)
+    _fields = VmFaultToleranceIssue._fields + (('host', 'host', 'HostSystem', 0, 4), ('error', 'error', 'LocalizedMethodFault', 3, 4),)
     host: MoRef = None  # type: ignore[assignment]
-    error: list[MethodFault] | None = None
+    error: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, error: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, error: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33196,7 +33196,7 @@ class ReplicationFault(VimFault):
     _wsdl_name = 'ReplicationFault'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33213,7 +33213,7 @@ class IncompatibleHostForVmReplication(ReplicationFault):
     hostName: str = None  # type: ignore[assignment]
     reason: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmName: str, hostName: str, reason: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vmName: str, hostName: str, reason: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33231,7 +33231,7 @@ class InvalidArgument(RuntimeFault):
     _fields = RuntimeFault._fields + (('invalidProperty', 'invalidProperty', 'string', 2, 0),)
     invalidProperty: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, invalidProperty: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, invalidProperty: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33247,7 +33247,7 @@ class IncompatibleSetting(InvalidArgument):
     _fields = InvalidArgument._fields + (('conflictingProperty', 'conflictingProperty', 'string', 0, 0),)
     conflictingProperty: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, conflictingProperty: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, invalidProperty: str | None = None) -> None:
+    def __init__(self, *, conflictingProperty: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, invalidProperty: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33262,7 +33262,7 @@ class IncorrectFileType(FileFault):
     _wsdl_name = 'IncorrectFileType'
     _version = 0
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33276,7 +33276,7 @@ class IncorrectHostInformation(NotEnoughLicenses):
     _wsdl_name = 'IncorrectHostInformation'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33315,7 +33315,7 @@ class IndependentDiskVMotionNotSupported(MigrationFeatureNotSupported):
     _wsdl_name = 'IndependentDiskVMotionNotSupported'
     _version = 1
 
-    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33358,7 +33358,7 @@ class InsufficientResourcesFault(VimFault):
     _wsdl_name = 'InsufficientResourcesFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33375,7 +33375,7 @@ class InsufficientAgentVmsDeployed(InsufficientResourcesFault):
     requiredNumAgentVms: int = None  # type: ignore[assignment]
     currentNumAgentVms: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostName: str, requiredNumAgentVms: int, currentNumAgentVms: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, hostName: str, requiredNumAgentVms: int, currentNumAgentVms: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33394,7 +33394,7 @@ class InsufficientCpuResourcesFault(InsufficientResourcesFault):
     unreserved: int = None  # type: ignore[assignment]
     requested: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, unreserved: int, requested: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, unreserved: int, requested: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33409,7 +33409,7 @@ class InsufficientDisks(VsanDiskFault):
     _wsdl_name = 'InsufficientDisks'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33449,7 +33449,7 @@ class InsufficientFailoverResourcesFault(InsufficientResourcesFault):
     _wsdl_name = 'InsufficientFailoverResourcesFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33462,7 +33462,7 @@ class InsufficientGraphicsResourcesFault(InsufficientResourcesFault):
     _wsdl_name = 'InsufficientGraphicsResourcesFault'
     _version = 9
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33477,7 +33477,7 @@ class InsufficientHostCapacityFault(InsufficientResourcesFault):
     _fields = InsufficientResourcesFault._fields + (('host', 'host', 'HostSystem', 2, 1),)
     host: MoRef | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33494,7 +33494,7 @@ class InsufficientHostCpuCapacityFault(InsufficientHostCapacityFault):
     unreserved: int = None  # type: ignore[assignment]
     requested: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, unreserved: int, requested: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, unreserved: int, requested: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33513,7 +33513,7 @@ class InsufficientHostMemoryCapacityFault(InsufficientHostCapacityFault):
     unreserved: int = None  # type: ignore[assignment]
     requested: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, unreserved: int, requested: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, unreserved: int, requested: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33532,7 +33532,7 @@ class InsufficientMemoryResourcesFault(InsufficientResourcesFault):
     unreserved: int = None  # type: ignore[assignment]
     requested: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, unreserved: int, requested: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, unreserved: int, requested: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33547,7 +33547,7 @@ class InsufficientNetworkCapacity(InsufficientResourcesFault):
     _wsdl_name = 'InsufficientNetworkCapacity'
     _version = 9
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33567,7 +33567,7 @@ class InsufficientNetworkResourcePoolCapacity(InsufficientResourcesFault):
     requested: int = None  # type: ignore[assignment]
     device: list[str] = None  # type: ignore[assignment]
 
-    def __init__(self, *, dvsName: str, dvsUuid: str, resourcePoolKey: str, available: int, requested: int, device: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dvsName: str, dvsUuid: str, resourcePoolKey: str, available: int, requested: int, device: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33586,7 +33586,7 @@ class InsufficientPerCpuCapacity(InsufficientHostCapacityFault):
     _wsdl_name = 'InsufficientPerCpuCapacity'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33600,7 +33600,7 @@ class InsufficientStandbyResource(InsufficientResourcesFault):
     _wsdl_name = 'InsufficientStandbyResource'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33616,7 +33616,7 @@ class InsufficientStandbyCpuResource(InsufficientStandbyResource):
     available: int = None  # type: ignore[assignment]
     requested: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, available: int, requested: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, available: int, requested: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33634,7 +33634,7 @@ class InsufficientStandbyMemoryResource(InsufficientStandbyResource):
     available: int = None  # type: ignore[assignment]
     requested: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, available: int, requested: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, available: int, requested: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33653,7 +33653,7 @@ class InsufficientStorageIops(VimFault):
     requestedIops: int = None  # type: ignore[assignment]
     datastoreName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, unreservedIops: int, requestedIops: int, datastoreName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, unreservedIops: int, requestedIops: int, datastoreName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33669,7 +33669,7 @@ class InsufficientStorageSpace(InsufficientResourcesFault):
     _wsdl_name = 'InsufficientStorageSpace'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33687,7 +33687,7 @@ class InsufficientVFlashResourcesFault(InsufficientResourcesFault):
     requestedSpaceInMB: int | None = None
     requestedSpace: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, freeSpace: int, requestedSpace: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, freeSpaceInMB: int | None = None, requestedSpaceInMB: int | None = None) -> None:
+    def __init__(self, *, freeSpace: int, requestedSpace: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, freeSpaceInMB: int | None = None, requestedSpaceInMB: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33753,7 +33753,7 @@ class InvalidAffinitySettingFault(VimFault):
     _wsdl_name = 'InvalidAffinitySettingFault'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33766,7 +33766,7 @@ class InvalidBmcRole(VimFault):
     _wsdl_name = 'InvalidBmcRole'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33781,7 +33781,7 @@ class PlatformConfigFault(HostConfigFault):
     _fields = HostConfigFault._fields + (('text', 'text', 'string', 0, 0),)
     text: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, text: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, text: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33795,7 +33795,7 @@ class InvalidBundle(PlatformConfigFault):
     _wsdl_name = 'InvalidBundle'
     _version = 1
 
-    def __init__(self, *, text: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, text: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33809,7 +33809,7 @@ class InvalidCAMCertificate(InvalidCAMServer):
     _wsdl_name = 'InvalidCAMCertificate'
     _version = 6
 
-    def __init__(self, *, camServer: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
+    def __init__(self, *, camServer: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33824,7 +33824,7 @@ class InvalidLogin(VimFault):
     _wsdl_name = 'InvalidLogin'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33837,7 +33837,7 @@ class InvalidClientCertificate(InvalidLogin):
     _wsdl_name = 'InvalidClientCertificate'
     _version = 2
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33850,7 +33850,7 @@ class InvalidCollectorVersion(MethodFault):
     _wsdl_name = 'InvalidCollectorVersion'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33865,7 +33865,7 @@ class InvalidController(InvalidDeviceSpec):
     _fields = InvalidDeviceSpec._fields + (('controllerKey', 'controllerKey', 'int', 0, 0),)
     controllerKey: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, deviceIndex: int, controllerKey: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, deviceIndex: int, controllerKey: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33884,7 +33884,7 @@ class InvalidDasConfigArgument(InvalidArgument):
     entry: str | None = None
     clusterName: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, invalidProperty: str | None = None, entry: str | None = None, clusterName: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, invalidProperty: str | None = None, entry: str | None = None, clusterName: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33903,7 +33903,7 @@ class InvalidDasRestartPriorityForFtVm(InvalidArgument):
     vm: MoRef = None  # type: ignore[assignment]
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, invalidProperty: str | None = None) -> None:
+    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, invalidProperty: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33921,7 +33921,7 @@ class InvalidDatastorePath(InvalidDatastore):
     _fields = InvalidDatastore._fields + (('datastorePath', 'datastorePath', 'string', 0, 0),)
     datastorePath: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, datastorePath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None, name: str | None = None) -> None:
+    def __init__(self, *, datastorePath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None, name: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33939,7 +33939,7 @@ class InvalidDatastoreState(InvalidState):
     _fields = InvalidState._fields + (('datastoreName', 'datastoreName', 'string', 2, 6),)
     datastoreName: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastoreName: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastoreName: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33953,7 +33953,7 @@ class InvalidDeviceBacking(InvalidDeviceSpec):
     _wsdl_name = 'InvalidDeviceBacking'
     _version = 0
 
-    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33971,7 +33971,7 @@ class InvalidDeviceOperation(InvalidDeviceSpec):
     badOp: VirtualDeviceConfigSpecOperation | None = None
     badFileOp: VirtualDeviceConfigSpecFileOperation | None = None
 
-    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None, badOp: VirtualDeviceConfigSpecOperation | None = None, badFileOp: VirtualDeviceConfigSpecFileOperation | None = None) -> None:
+    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None, badOp: VirtualDeviceConfigSpecOperation | None = None, badFileOp: VirtualDeviceConfigSpecFileOperation | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -33988,7 +33988,7 @@ class InvalidFormat(VmConfigFault):
     _wsdl_name = 'InvalidFormat'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34001,7 +34001,7 @@ class InvalidDiskFormat(InvalidFormat):
     _wsdl_name = 'InvalidDiskFormat'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34017,7 +34017,7 @@ class InvalidDrsBehaviorForFtVm(InvalidArgument):
     vm: MoRef = None  # type: ignore[assignment]
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, invalidProperty: str | None = None) -> None:
+    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, invalidProperty: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34064,7 +34064,7 @@ class InvalidEditionLicense(NotEnoughLicenses):
     _fields = NotEnoughLicenses._fields + (('feature', 'feature', 'string', 0, 1),)
     feature: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, feature: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, feature: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34078,7 +34078,7 @@ class InvalidEvent(VimFault):
     _wsdl_name = 'InvalidEvent'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34093,7 +34093,7 @@ class InvalidFolder(VimFault):
     _fields = VimFault._fields + (('target', 'target', 'ManagedEntity', 0, 0),)
     target: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, target: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, target: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34107,7 +34107,7 @@ class InvalidGuestLogin(GuestOperationsFault):
     _wsdl_name = 'InvalidGuestLogin'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34122,7 +34122,7 @@ class InvalidHostState(InvalidState):
     _fields = InvalidState._fields + (('host', 'host', 'HostSystem', 2, 1),)
     host: MoRef | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34136,7 +34136,7 @@ class InvalidHostConnectionState(InvalidHostState):
     _wsdl_name = 'InvalidHostConnectionState'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34150,7 +34150,7 @@ class InvalidHostName(HostConfigFault):
     _wsdl_name = 'InvalidHostName'
     _version = 5
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34165,7 +34165,7 @@ class InvalidIndexArgument(InvalidArgument):
     _fields = InvalidArgument._fields + (('key', 'key', 'string', 0, 4),)
     key: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, invalidProperty: str | None = None) -> None:
+    def __init__(self, *, key: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, invalidProperty: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34182,7 +34182,7 @@ class InvalidIpfixConfig(DvsFault):
     _fields = DvsFault._fields + (('property', 'property', 'string', 2, 7),)
     property: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34196,7 +34196,7 @@ class InvalidIpmiLoginInfo(VimFault):
     _wsdl_name = 'InvalidIpmiLoginInfo'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34212,7 +34212,7 @@ class InvalidIpmiMacAddress(VimFault):
     userProvidedMacAddress: str = None  # type: ignore[assignment]
     observedMacAddress: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, userProvidedMacAddress: str, observedMacAddress: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, userProvidedMacAddress: str, observedMacAddress: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34229,7 +34229,7 @@ class InvalidLicense(VimFault):
     _fields = VimFault._fields + (('licenseContent', 'licenseContent', 'string', 0, 0),)
     licenseContent: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, licenseContent: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, licenseContent: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34243,7 +34243,7 @@ class InvalidLocale(VimFault):
     _wsdl_name = 'InvalidLocale'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34259,7 +34259,7 @@ class InvalidName(VimFault):
     name: str = None  # type: ignore[assignment]
     entity: MoRef | None = None
 
-    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, entity: MoRef | None = None) -> None:
+    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, entity: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34276,7 +34276,7 @@ class NasConfigFault(HostConfigFault):
     _fields = HostConfigFault._fields + (('name', 'name', 'string', 0, 3),)
     name: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34292,7 +34292,7 @@ class InvalidNasCredentials(NasConfigFault):
     _fields = NasConfigFault._fields + (('userName', 'userName', 'string', 0, 3),)
     userName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, userName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, name: str, userName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34313,7 +34313,7 @@ class VAppPropertyFault(VmConfigFault):
     type: str = None  # type: ignore[assignment]
     value: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34331,7 +34331,7 @@ class InvalidNetworkInType(VAppPropertyFault):
     _wsdl_name = 'InvalidNetworkInType'
     _version = 4
 
-    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34352,7 +34352,7 @@ class InvalidNetworkResource(NasConfigFault):
     remoteHost: str = None  # type: ignore[assignment]
     remotePath: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, remoteHost: str, remotePath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, name: str, remoteHost: str, remotePath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34370,7 +34370,7 @@ class InvalidOperationOnSecondaryVm(VmFaultToleranceIssue):
     _fields = VmFaultToleranceIssue._fields + (('instanceUuid', 'instanceUuid', 'string', 0, 4),)
     instanceUuid: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, instanceUuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, instanceUuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34387,7 +34387,7 @@ class InvalidPowerState(InvalidState):
     requestedState: VirtualMachinePowerState | None = None
     existingState: VirtualMachinePowerState = None  # type: ignore[assignment]
 
-    def __init__(self, *, existingState: VirtualMachinePowerState, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, requestedState: VirtualMachinePowerState | None = None) -> None:
+    def __init__(self, *, existingState: VirtualMachinePowerState, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, requestedState: VirtualMachinePowerState | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34404,7 +34404,7 @@ class InvalidPrivilege(VimFault):
     _fields = VimFault._fields + (('privilege', 'privilege', 'string', 0, 0),)
     privilege: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, privilege: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, privilege: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34423,7 +34423,7 @@ class InvalidProfileReferenceHost(RuntimeFault):
     profile: MoRef | None = None
     profileName: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None, host: MoRef | None = None, profile: MoRef | None = None, profileName: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None, host: MoRef | None = None, profile: MoRef | None = None, profileName: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34442,7 +34442,7 @@ class InvalidProperty(MethodFault):
     _fields = MethodFault._fields + (('name', 'name', 'string', 0, 0),)
     name: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34456,7 +34456,7 @@ class InvalidPropertyType(VAppPropertyFault):
     _wsdl_name = 'InvalidPropertyType'
     _version = 4
 
-    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34474,7 +34474,7 @@ class InvalidPropertyValue(VAppPropertyFault):
     _wsdl_name = 'InvalidPropertyValue'
     _version = 4
 
-    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34492,7 +34492,7 @@ class InvalidRequest(RuntimeFault):
     _wsdl_name = 'InvalidRequest'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34505,7 +34505,7 @@ class InvalidResourcePoolStructureFault(InsufficientResourcesFault):
     _wsdl_name = 'InvalidResourcePoolStructureFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34518,7 +34518,7 @@ class InvalidScheduledTask(RuntimeFault):
     _wsdl_name = 'InvalidScheduledTask'
     _version = 30
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34531,7 +34531,7 @@ class InvalidSnapshotFormat(InvalidFormat):
     _wsdl_name = 'InvalidSnapshotFormat'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34544,7 +34544,7 @@ class InvalidToken(RuntimeFault):
     _wsdl_name = 'InvalidToken'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34559,7 +34559,7 @@ class InvalidType(InvalidRequest):
     _fields = InvalidRequest._fields + (('argument', 'argument', 'string', 2, 0),)
     argument: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, argument: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, argument: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34575,7 +34575,7 @@ class InvalidVmState(InvalidState):
     _fields = InvalidState._fields + (('vm', 'vm', 'VirtualMachine', 0, 10),)
     vm: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, vm: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vm: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34623,7 +34623,7 @@ class InventoryHasStandardAloneHosts(NotEnoughLicenses):
     _fields = NotEnoughLicenses._fields + (('hosts', 'hosts', 'string', 1, 4),)
     hosts: list[str] = None  # type: ignore[assignment]
 
-    def __init__(self, *, hosts: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, hosts: list[str], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34636,11 +34636,11 @@ class IoFilterHostIssue(DynamicData):
 
     _wsdl_name = 'IoFilterHostIssue'
     _version = 9
-    _fields = DynamicData._fields + (('host', 'host', 'HostSystem', 0, 9), ('issue', 'issue', 'MethodFault', 1, 9),)
+    _fields = DynamicData._fields + (('host', 'host', 'HostSystem', 0, 9), ('issue', 'issue', 'LocalizedMethodFault', 1, 9),)
     host: MoRef = None  # type: ignore[assignment]
-    issue: list[MethodFault] = None  # type: ignore[assignment]
+    issue: list[LocalizedMethodFault] = None  # type: ignore[assignment]
 
-    def __init__(self, *, host: MoRef, issue: list[MethodFault], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
+    def __init__(self, *, host: MoRef, issue: list[LocalizedMethodFault], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.host = host
@@ -34714,7 +34714,7 @@ class IpHostnameGeneratorError(CustomizationFault):
     _wsdl_name = 'IpHostnameGeneratorError'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34883,7 +34883,7 @@ class IscsiFault(VimFault):
     _wsdl_name = 'IscsiFault'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34898,7 +34898,7 @@ class IscsiFaultInvalidVnic(IscsiFault):
     _fields = IscsiFault._fields + (('vnicDevice', 'vnicDevice', 'string', 0, 6),)
     vnicDevice: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34914,7 +34914,7 @@ class IscsiFaultPnicInUse(IscsiFault):
     _fields = IscsiFault._fields + (('pnicDevice', 'pnicDevice', 'string', 0, 6),)
     pnicDevice: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, pnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, pnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34930,7 +34930,7 @@ class IscsiFaultVnicAlreadyBound(IscsiFault):
     _fields = IscsiFault._fields + (('vnicDevice', 'vnicDevice', 'string', 0, 6),)
     vnicDevice: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34946,7 +34946,7 @@ class IscsiFaultVnicHasActivePaths(IscsiFault):
     _fields = IscsiFault._fields + (('vnicDevice', 'vnicDevice', 'string', 0, 6),)
     vnicDevice: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34962,7 +34962,7 @@ class IscsiFaultVnicHasMultipleUplinks(IscsiFault):
     _fields = IscsiFault._fields + (('vnicDevice', 'vnicDevice', 'string', 0, 6),)
     vnicDevice: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34978,7 +34978,7 @@ class IscsiFaultVnicHasNoUplinks(IscsiFault):
     _fields = IscsiFault._fields + (('vnicDevice', 'vnicDevice', 'string', 0, 6),)
     vnicDevice: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -34994,7 +34994,7 @@ class IscsiFaultVnicHasWrongUplink(IscsiFault):
     _fields = IscsiFault._fields + (('vnicDevice', 'vnicDevice', 'string', 0, 6),)
     vnicDevice: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35010,7 +35010,7 @@ class IscsiFaultVnicInUse(IscsiFault):
     _fields = IscsiFault._fields + (('vnicDevice', 'vnicDevice', 'string', 0, 6),)
     vnicDevice: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35026,7 +35026,7 @@ class IscsiFaultVnicIsLastPath(IscsiFault):
     _fields = IscsiFault._fields + (('vnicDevice', 'vnicDevice', 'string', 0, 6),)
     vnicDevice: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35042,7 +35042,7 @@ class IscsiFaultVnicNotBound(IscsiFault):
     _fields = IscsiFault._fields + (('vnicDevice', 'vnicDevice', 'string', 0, 6),)
     vnicDevice: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35058,7 +35058,7 @@ class IscsiFaultVnicNotFound(IscsiFault):
     _fields = IscsiFault._fields + (('vnicDevice', 'vnicDevice', 'string', 0, 6),)
     vnicDevice: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vnicDevice: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35131,10 +35131,10 @@ class IscsiStatus(DynamicData):
 
     _wsdl_name = 'IscsiStatus'
     _version = 6
-    _fields = DynamicData._fields + (('reason', 'reason', 'MethodFault', 3, 6),)
-    reason: list[MethodFault] | None = None
+    _fields = DynamicData._fields + (('reason', 'reason', 'LocalizedMethodFault', 3, 6),)
+    reason: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, reason: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, reason: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.reason = reason
@@ -35245,7 +35245,7 @@ class KeyNotFound(VimFault):
     _fields = VimFault._fields + (('key', 'key', 'string', 0, 13),)
     key: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, key: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35481,7 +35481,7 @@ class LargeRDMConversionNotSupported(MigrationFault):
     _fields = MigrationFault._fields + (('device', 'device', 'string', 0, 6),)
     device: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35499,7 +35499,7 @@ class LargeRDMNotSupportedOnDatastore(VmConfigFault):
     datastore: MoRef = None  # type: ignore[assignment]
     datastoreName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, datastore: MoRef, datastoreName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, device: str, datastore: MoRef, datastoreName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35531,7 +35531,7 @@ class LegacyNetworkInterfaceInUse(CannotAccessNetwork):
     _wsdl_name = 'LegacyNetworkInterfaceInUse'
     _version = 0
 
-    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, network: MoRef | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, network: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35550,7 +35550,7 @@ class LicenseAssignmentFailed(RuntimeFault):
     _fields = RuntimeFault._fields + (('reason', 'reason', 'string', 2, 4),)
     reason: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35638,7 +35638,7 @@ class LicenseDowngradeDisallowed(NotEnoughLicenses):
     entityId: str = None  # type: ignore[assignment]
     features: list[KeyAnyValue] = None  # type: ignore[assignment]
 
-    def __init__(self, *, edition: str, entityId: str, features: list[KeyAnyValue], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, edition: str, entityId: str, features: list[KeyAnyValue], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35656,7 +35656,7 @@ class LicenseEntityNotFound(VimFault):
     _fields = VimFault._fields + (('entityId', 'entityId', 'string', 0, 4),)
     entityId: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, entityId: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, entityId: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35672,7 +35672,7 @@ class LicenseExpired(NotEnoughLicenses):
     _fields = NotEnoughLicenses._fields + (('licenseKey', 'licenseKey', 'string', 0, 4),)
     licenseKey: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, licenseKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, licenseKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35745,7 +35745,7 @@ class LicenseKeyEntityMismatch(NotEnoughLicenses):
     _wsdl_name = 'LicenseKeyEntityMismatch'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35847,7 +35847,7 @@ class LicenseRestricted(NotEnoughLicenses):
     _wsdl_name = 'LicenseRestricted'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35931,7 +35931,7 @@ class LicenseServerUnavailable(VimFault):
     _fields = VimFault._fields + (('licenseServer', 'licenseServer', 'string', 0, 0),)
     licenseServer: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, licenseServer: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, licenseServer: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -35976,7 +35976,7 @@ class LicenseSourceUnavailable(NotEnoughLicenses):
     _fields = NotEnoughLicenses._fields + (('licenseSource', 'licenseSource', 'LicenseSource', 0, 1),)
     licenseSource: LicenseSource = None  # type: ignore[assignment]
 
-    def __init__(self, *, licenseSource: LicenseSource, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, licenseSource: LicenseSource, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36013,7 +36013,7 @@ class LimitExceeded(VimFault):
     property: str | None = None
     limit: int | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None, limit: int | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None, limit: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36086,7 +36086,7 @@ class LinuxVolumeNotClean(CustomizationFault):
     _wsdl_name = 'LinuxVolumeNotClean'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36234,20 +36234,18 @@ class LocalizationManagerMessageCatalog(DynamicData):
         self.version = version
 
 
-class LocalizedMethodFault(MethodFault):
-    """vim25 fault LocalizedMethodFault (since 2.0)."""
+class LocalizedMethodFault(DynamicData):
+    """vim25 data object LocalizedMethodFault (since 2.0)."""
 
     _wsdl_name = 'LocalizedMethodFault'
     _version = 0
-    _fields = MethodFault._fields + (('fault', 'fault', 'MethodFault', 0, 0), ('localizedMessage', 'localizedMessage', 'string', 2, 0),)
+    _fields = DynamicData._fields + (('fault', 'fault', 'MethodFault', 0, 0), ('localizedMessage', 'localizedMessage', 'string', 2, 0),)
     fault: MethodFault = None  # type: ignore[assignment]
     localizedMessage: str | None = None
 
-    def __init__(self, *, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, localizedMessage: str | None = None) -> None:
+    def __init__(self, *, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, localizedMessage: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
-        self.faultCause = faultCause
-        self.faultMessage = faultMessage
         self.fault = fault
         self.localizedMessage = localizedMessage
 
@@ -36318,7 +36316,7 @@ class LogBundlingFailed(VimFault):
     _wsdl_name = 'LogBundlingFailed'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36394,7 +36392,7 @@ class MaintenanceModeFileMove(MigrationFault):
     _wsdl_name = 'MaintenanceModeFileMove'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36440,7 +36438,7 @@ class ManagedObjectNotFound(RuntimeFault):
     _fields = RuntimeFault._fields + (('obj', 'obj', 'ManagedObject', 0, 0),)
     obj: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, obj: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, obj: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36456,7 +36454,7 @@ class UnsupportedDatastore(VmConfigFault):
     _fields = VmConfigFault._fields + (('datastore', 'datastore', 'Datastore', 2, 0),)
     datastore: MoRef | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36473,7 +36471,7 @@ class MemoryFileFormatNotSupportedByDatastore(UnsupportedDatastore):
     datastoreName: str = None  # type: ignore[assignment]
     type: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, datastoreName: str, type: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None) -> None:
+    def __init__(self, *, datastoreName: str, type: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36489,7 +36487,7 @@ class MemoryHotPlugNotSupported(VmConfigFault):
     _wsdl_name = 'MemoryHotPlugNotSupported'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36506,7 +36504,7 @@ class MemorySizeNotRecommended(VirtualHardwareCompatibilityIssue):
     minMemorySizeMB: int = None  # type: ignore[assignment]
     maxMemorySizeMB: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, memorySizeMB: int, minMemorySizeMB: int, maxMemorySizeMB: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, memorySizeMB: int, minMemorySizeMB: int, maxMemorySizeMB: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36526,7 +36524,7 @@ class MemorySizeNotSupported(VirtualHardwareCompatibilityIssue):
     minMemorySizeMB: int = None  # type: ignore[assignment]
     maxMemorySizeMB: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, memorySizeMB: int, minMemorySizeMB: int, maxMemorySizeMB: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, memorySizeMB: int, minMemorySizeMB: int, maxMemorySizeMB: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36546,7 +36544,7 @@ class MemorySizeNotSupportedByDatastore(VirtualHardwareCompatibilityIssue):
     memorySizeMB: int = None  # type: ignore[assignment]
     maxMemorySizeMB: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, datastore: MoRef, memorySizeMB: int, maxMemorySizeMB: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, datastore: MoRef, memorySizeMB: int, maxMemorySizeMB: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36562,7 +36560,7 @@ class MemorySnapshotOnIndependentDisk(SnapshotFault):
     _wsdl_name = 'MemorySnapshotOnIndependentDisk'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36607,7 +36605,7 @@ class MethodAlreadyDisabledFault(RuntimeFault):
     _fields = RuntimeFault._fields + (('sourceId', 'sourceId', 'string', 0, 5),)
     sourceId: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, sourceId: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, sourceId: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36639,7 +36637,7 @@ class MethodDisabled(RuntimeFault):
     _fields = RuntimeFault._fields + (('source', 'source', 'string', 2, 5),)
     source: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, source: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, source: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36656,7 +36654,7 @@ class MethodNotFound(InvalidRequest):
     receiver: MoRef = None  # type: ignore[assignment]
     method: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, receiver: MoRef, method: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, receiver: MoRef, method: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36697,7 +36695,7 @@ class MigrationDisabled(MigrationFault):
     _wsdl_name = 'MigrationDisabled'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36709,10 +36707,10 @@ class MigrationEvent(VmEvent):
 
     _wsdl_name = 'MigrationEvent'
     _version = 0
-    _fields = VmEvent._fields + (('fault', 'fault', 'MethodFault', 0, 0),)
-    fault: MethodFault = None  # type: ignore[assignment]
+    _fields = VmEvent._fields + (('fault', 'fault', 'LocalizedMethodFault', 0, 0),)
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -36740,7 +36738,7 @@ class MigrationErrorEvent(MigrationEvent):
     _wsdl_name = 'MigrationErrorEvent'
     _version = 0
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -36770,7 +36768,7 @@ class MigrationHostErrorEvent(MigrationEvent):
     _fields = MigrationEvent._fields + (('dstHost', 'dstHost', 'HostEventArgument', 0, 0),)
     dstHost: HostEventArgument = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: MethodFault, dstHost: HostEventArgument, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: LocalizedMethodFault, dstHost: HostEventArgument, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -36801,7 +36799,7 @@ class MigrationHostWarningEvent(MigrationEvent):
     _fields = MigrationEvent._fields + (('dstHost', 'dstHost', 'HostEventArgument', 0, 0),)
     dstHost: HostEventArgument = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: MethodFault, dstHost: HostEventArgument, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: LocalizedMethodFault, dstHost: HostEventArgument, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -36832,7 +36830,7 @@ class MigrationNotReady(MigrationFault):
     _fields = MigrationFault._fields + (('reason', 'reason', 'string', 0, 4),)
     reason: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, reason: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, reason: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36849,7 +36847,7 @@ class MigrationResourceErrorEvent(MigrationEvent):
     dstPool: ResourcePoolEventArgument = None  # type: ignore[assignment]
     dstHost: HostEventArgument = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: MethodFault, dstPool: ResourcePoolEventArgument, dstHost: HostEventArgument, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: LocalizedMethodFault, dstPool: ResourcePoolEventArgument, dstHost: HostEventArgument, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -36882,7 +36880,7 @@ class MigrationResourceWarningEvent(MigrationEvent):
     dstPool: ResourcePoolEventArgument = None  # type: ignore[assignment]
     dstHost: HostEventArgument = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: MethodFault, dstPool: ResourcePoolEventArgument, dstHost: HostEventArgument, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: LocalizedMethodFault, dstPool: ResourcePoolEventArgument, dstHost: HostEventArgument, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -36912,7 +36910,7 @@ class MigrationWarningEvent(MigrationEvent):
     _wsdl_name = 'MigrationWarningEvent'
     _version = 0
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -36945,7 +36943,7 @@ class MismatchedBundle(VimFault):
     bundleBuildNumber: int = None  # type: ignore[assignment]
     hostBuildNumber: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, bundleUuid: str, hostUuid: str, bundleBuildNumber: int, hostBuildNumber: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, bundleUuid: str, hostUuid: str, bundleBuildNumber: int, hostBuildNumber: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36966,7 +36964,7 @@ class MismatchedNetworkPolicies(MigrationFault):
     backing: str = None  # type: ignore[assignment]
     connected: bool = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -36985,7 +36983,7 @@ class MismatchedVMotionNetworkNames(MigrationFault):
     sourceNetwork: str = None  # type: ignore[assignment]
     destNetwork: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, sourceNetwork: str, destNetwork: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, sourceNetwork: str, destNetwork: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37000,7 +36998,7 @@ class MissingBmcSupport(VimFault):
     _wsdl_name = 'MissingBmcSupport'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37013,7 +37011,7 @@ class MissingController(InvalidDeviceSpec):
     _wsdl_name = 'MissingController'
     _version = 0
 
-    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, deviceIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37028,7 +37026,7 @@ class MissingIpPool(VAppPropertyFault):
     _wsdl_name = 'MissingIpPool'
     _version = 6
 
-    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37046,7 +37044,7 @@ class MissingLinuxCustResources(CustomizationFault):
     _wsdl_name = 'MissingLinuxCustResources'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37059,7 +37057,7 @@ class MissingNetworkIpConfig(VAppPropertyFault):
     _wsdl_name = 'MissingNetworkIpConfig'
     _version = 4
 
-    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37076,11 +37074,11 @@ class MissingObject(DynamicData):
 
     _wsdl_name = 'MissingObject'
     _version = 0
-    _fields = DynamicData._fields + (('obj', 'obj', 'ManagedObject', 0, 0), ('fault', 'fault', 'MethodFault', 0, 0),)
+    _fields = DynamicData._fields + (('obj', 'obj', 'ManagedObject', 0, 0), ('fault', 'fault', 'LocalizedMethodFault', 0, 0),)
     obj: MoRef = None  # type: ignore[assignment]
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, obj: MoRef, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
+    def __init__(self, *, obj: MoRef, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.obj = obj
@@ -37093,7 +37091,7 @@ class VAppConfigFault(VimFault):
     _wsdl_name = 'VAppConfigFault'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37106,7 +37104,7 @@ class MissingPowerOffConfiguration(VAppConfigFault):
     _wsdl_name = 'MissingPowerOffConfiguration'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37119,7 +37117,7 @@ class MissingPowerOnConfiguration(VAppConfigFault):
     _wsdl_name = 'MissingPowerOnConfiguration'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37131,11 +37129,11 @@ class MissingProperty(DynamicData):
 
     _wsdl_name = 'MissingProperty'
     _version = 0
-    _fields = DynamicData._fields + (('path', 'path', 'string', 0, 0), ('fault', 'fault', 'MethodFault', 0, 0),)
+    _fields = DynamicData._fields + (('path', 'path', 'string', 0, 0), ('fault', 'fault', 'LocalizedMethodFault', 0, 0),)
     path: str = None  # type: ignore[assignment]
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, path: str, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
+    def __init__(self, *, path: str, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.path = path
@@ -37148,7 +37146,7 @@ class MissingWindowsCustResources(CustomizationFault):
     _wsdl_name = 'MissingWindowsCustResources'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37163,7 +37161,7 @@ class MksConnectionLimitReached(InvalidState):
     _fields = InvalidState._fields + (('connectionLimit', 'connectionLimit', 'int', 0, 6),)
     connectionLimit: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, connectionLimit: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, connectionLimit: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37260,7 +37258,7 @@ class MountError(CustomizationFault):
     vm: MoRef = None  # type: ignore[assignment]
     diskIndex: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, vm: MoRef, diskIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vm: MoRef, diskIndex: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37331,7 +37329,7 @@ class MultiWriterNotSupported(DeviceNotSupported):
     _wsdl_name = 'MultiWriterNotSupported'
     _version = 9
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37348,7 +37346,7 @@ class MultipleCertificatesVerifyFault(HostConnectFault):
     _fields = HostConnectFault._fields + (('thumbprintData', 'thumbprintData', 'MultipleCertificatesVerifyFaultThumbprintData', 1, 4),)
     thumbprintData: list[MultipleCertificatesVerifyFaultThumbprintData] = None  # type: ignore[assignment]
 
-    def __init__(self, *, thumbprintData: list[MultipleCertificatesVerifyFaultThumbprintData], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, thumbprintData: list[MultipleCertificatesVerifyFaultThumbprintData], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37378,7 +37376,7 @@ class MultipleSnapshotsNotSupported(SnapshotFault):
     _wsdl_name = 'MultipleSnapshotsNotSupported'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37443,7 +37441,7 @@ class NamespaceFull(VimFault):
     currentMaxSize: int = None  # type: ignore[assignment]
     requiredSize: int | None = None
 
-    def __init__(self, *, name: str, currentMaxSize: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, requiredSize: int | None = None) -> None:
+    def __init__(self, *, name: str, currentMaxSize: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, requiredSize: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37461,7 +37459,7 @@ class NamespaceLimitReached(VimFault):
     _fields = VimFault._fields + (('limit', 'limit', 'int', 2, 7),)
     limit: int | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, limit: int | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, limit: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37477,7 +37475,7 @@ class NamespaceWriteProtected(VimFault):
     _fields = VimFault._fields + (('name', 'name', 'string', 0, 7),)
     name: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37494,7 +37492,7 @@ class NasConnectionLimitReached(NasConfigFault):
     remoteHost: str = None  # type: ignore[assignment]
     remotePath: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, remoteHost: str, remotePath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, name: str, remoteHost: str, remotePath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37540,7 +37538,7 @@ class NasSessionCredentialConflict(NasConfigFault):
     remotePath: str = None  # type: ignore[assignment]
     userName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, remoteHost: str, remotePath: str, userName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, name: str, remoteHost: str, remotePath: str, userName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37585,7 +37583,7 @@ class NasVolumeNotMounted(NasConfigFault):
     remoteHost: str = None  # type: ignore[assignment]
     remotePath: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, remoteHost: str, remotePath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, name: str, remoteHost: str, remotePath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -37984,7 +37982,7 @@ class NetworkCopyFault(FileFault):
     _wsdl_name = 'NetworkCopyFault'
     _version = 0
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38000,7 +37998,7 @@ class NetworkDisruptedAndConfigRolledBack(VimFault):
     _fields = VimFault._fields + (('host', 'host', 'string', 0, 7),)
     host: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, host: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, host: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38029,7 +38027,7 @@ class NetworkInaccessible(NasConfigFault):
     _wsdl_name = 'NetworkInaccessible'
     _version = 3
 
-    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38193,7 +38191,7 @@ class NetworksMayNotBeTheSame(MigrationFault):
     _fields = MigrationFault._fields + (('name', 'name', 'string', 2, 1),)
     name: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, name: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, name: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38210,7 +38208,7 @@ class NicSettingMismatch(CustomizationFault):
     numberOfNicsInSpec: int = None  # type: ignore[assignment]
     numberOfNicsInVM: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, numberOfNicsInSpec: int, numberOfNicsInVM: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, numberOfNicsInSpec: int, numberOfNicsInVM: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38256,7 +38254,7 @@ class NoActiveHostInCluster(InvalidState):
     _fields = InvalidState._fields + (('computeResource', 'computeResource', 'ComputeResource', 0, 0),)
     computeResource: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, computeResource: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, computeResource: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38272,7 +38270,7 @@ class NoAvailableIp(VAppPropertyFault):
     _fields = VAppPropertyFault._fields + (('network', 'network', 'Network', 0, 4),)
     network: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, network: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, network: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38291,7 +38289,7 @@ class NoClientCertificate(VimFault):
     _wsdl_name = 'NoClientCertificate'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38304,7 +38302,7 @@ class NoCompatibleDatastore(VimFault):
     _wsdl_name = 'NoCompatibleDatastore'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38319,7 +38317,7 @@ class NoCompatibleHardAffinityHost(VmConfigFault):
     _fields = VmConfigFault._fields + (('vmName', 'vmName', 'string', 0, 5),)
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38332,11 +38330,11 @@ class NoCompatibleHost(VimFault):
 
     _wsdl_name = 'NoCompatibleHost'
     _version = 4
-    _fields = VimFault._fields + (('host', 'host', 'HostSystem', 3, 4), ('error', 'error', 'MethodFault', 3, 4),)
+    _fields = VimFault._fields + (('host', 'host', 'HostSystem', 3, 4), ('error', 'error', 'LocalizedMethodFault', 3, 4),)
     host: list[MoRef] | None = None
-    error: list[MethodFault] | None = None
+    error: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: list[MoRef] | None = None, error: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: list[MoRef] | None = None, error: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38351,7 +38349,7 @@ class NoCompatibleHostWithAccessToDevice(NoCompatibleHost):
     _wsdl_name = 'NoCompatibleHostWithAccessToDevice'
     _version = 5
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: list[MoRef] | None = None, error: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: list[MoRef] | None = None, error: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38368,7 +38366,7 @@ class NoCompatibleSoftAffinityHost(VmConfigFault):
     _fields = VmConfigFault._fields + (('vmName', 'vmName', 'string', 0, 5),)
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38382,7 +38380,7 @@ class NoConnectedDatastore(VimFault):
     _wsdl_name = 'NoConnectedDatastore'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38421,7 +38419,7 @@ class NoDiskFound(VimFault):
     _wsdl_name = 'NoDiskFound'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38436,7 +38434,7 @@ class NoDiskSpace(FileFault):
     _fields = FileFault._fields + (('datastore', 'datastore', 'string', 0, 0),)
     datastore: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, file: str, datastore: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, datastore: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38451,7 +38449,7 @@ class NoDisksToCustomize(CustomizationFault):
     _wsdl_name = 'NoDisksToCustomize'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38464,7 +38462,7 @@ class NoGateway(HostConfigFault):
     _wsdl_name = 'NoGateway'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38477,7 +38475,7 @@ class NoGuestHeartbeat(MigrationFault):
     _wsdl_name = 'NoGuestHeartbeat'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38492,7 +38490,7 @@ class NoHost(HostConnectFault):
     _fields = HostConnectFault._fields + (('name', 'name', 'string', 2, 0),)
     name: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, name: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, name: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38509,7 +38507,7 @@ class NoHostSuitableForFtSecondary(VmFaultToleranceIssue):
     vm: MoRef = None  # type: ignore[assignment]
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vm: MoRef, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38553,7 +38551,7 @@ class NoLicenseServerConfigured(NotEnoughLicenses):
     _wsdl_name = 'NoLicenseServerConfigured'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38593,7 +38591,7 @@ class NoPeerHostFound(HostPowerOpFailed):
     _wsdl_name = 'NoPeerHostFound'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38606,7 +38604,7 @@ class SecurityError(RuntimeFault):
     _wsdl_name = 'SecurityError'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38623,7 +38621,7 @@ class NoPermission(SecurityError):
     privilegeId: str | None = None
     missingPrivileges: list[NoPermissionEntityPrivileges] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, object: MoRef | None = None, privilegeId: str | None = None, missingPrivileges: list[NoPermissionEntityPrivileges] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, object: MoRef | None = None, privilegeId: str | None = None, missingPrivileges: list[NoPermissionEntityPrivileges] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38655,7 +38653,7 @@ class NoPermissionOnAD(ActiveDirectoryFault):
     _wsdl_name = 'NoPermissionOnAD'
     _version = 5
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38669,7 +38667,7 @@ class NoPermissionOnHost(HostConnectFault):
     _wsdl_name = 'NoPermissionOnHost'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38684,7 +38682,7 @@ class NoPermissionOnNasVolume(NasConfigFault):
     _fields = NasConfigFault._fields + (('userName', 'userName', 'string', 2, 3),)
     userName: str | None = None
 
-    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, userName: str | None = None) -> None:
+    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, userName: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38699,7 +38697,7 @@ class NoSubjectName(VimFault):
     _wsdl_name = 'NoSubjectName'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38712,7 +38710,7 @@ class NoVcManagedIpConfigured(VAppPropertyFault):
     _wsdl_name = 'NoVcManagedIpConfigured'
     _version = 4
 
-    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38730,7 +38728,7 @@ class NoVirtualNic(HostConfigFault):
     _wsdl_name = 'NoVirtualNic'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38743,7 +38741,7 @@ class NoVmInVApp(VAppConfigFault):
     _wsdl_name = 'NoVmInVApp'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38800,7 +38798,7 @@ class NonADUserRequired(ActiveDirectoryFault):
     _wsdl_name = 'NonADUserRequired'
     _version = 5
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errorCode: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38816,7 +38814,7 @@ class NonHomeRDMVMotionNotSupported(MigrationFeatureNotSupported):
     _fields = MigrationFeatureNotSupported._fields + (('device', 'device', 'string', 0, 1),)
     device: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38833,7 +38831,7 @@ class NonPersistentDisksNotSupported(DeviceNotSupported):
     _wsdl_name = 'NonPersistentDisksNotSupported'
     _version = 1
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38877,7 +38875,7 @@ class NonVmwareOuiMacNotSupportedHost(NotSupportedHost):
     _fields = NotSupportedHost._fields + (('hostName', 'hostName', 'string', 0, 7),)
     hostName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
+    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38893,7 +38891,7 @@ class NotADirectory(FileFault):
     _wsdl_name = 'NotADirectory'
     _version = 6
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38907,7 +38905,7 @@ class NotAFile(FileFault):
     _wsdl_name = 'NotAFile'
     _version = 6
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38921,7 +38919,7 @@ class NotAuthenticated(NoPermission):
     _wsdl_name = 'NotAuthenticated'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, object: MoRef | None = None, privilegeId: str | None = None, missingPrivileges: list[NoPermissionEntityPrivileges] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, object: MoRef | None = None, privilegeId: str | None = None, missingPrivileges: list[NoPermissionEntityPrivileges] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38940,7 +38938,7 @@ class NotEnoughCpus(VirtualHardwareCompatibilityIssue):
     numCpuDest: int = None  # type: ignore[assignment]
     numCpuVm: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, numCpuDest: int, numCpuVm: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, numCpuDest: int, numCpuVm: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -38957,7 +38955,7 @@ class NotEnoughLogicalCpus(NotEnoughCpus):
     _fields = NotEnoughCpus._fields + (('host', 'host', 'HostSystem', 2, 1),)
     host: MoRef | None = None
 
-    def __init__(self, *, numCpuDest: int, numCpuVm: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, numCpuDest: int, numCpuVm: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39003,7 +39001,7 @@ class NotFound(VimFault):
     _wsdl_name = 'NotFound'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39016,7 +39014,7 @@ class NotImplemented(RuntimeFault):
     _wsdl_name = 'NotImplemented'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39036,7 +39034,7 @@ class NotSupportedDeviceForFT(VmFaultToleranceIssue):
     deviceType: str = None  # type: ignore[assignment]
     deviceLabel: str | None = None
 
-    def __init__(self, *, host: MoRef, vm: MoRef, deviceType: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None, vmName: str | None = None, deviceLabel: str | None = None) -> None:
+    def __init__(self, *, host: MoRef, vm: MoRef, deviceType: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None, vmName: str | None = None, deviceLabel: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39055,7 +39053,7 @@ class NotSupportedHostForChecksum(VimFault):
     _wsdl_name = 'NotSupportedHostForChecksum'
     _version = 9
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39070,7 +39068,7 @@ class NotSupportedHostForVFlash(NotSupportedHost):
     _fields = NotSupportedHost._fields + (('hostName', 'hostName', 'string', 0, 8),)
     hostName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
+    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39088,7 +39086,7 @@ class NotSupportedHostForVmcp(NotSupportedHost):
     _fields = NotSupportedHost._fields + (('hostName', 'hostName', 'string', 0, 9),)
     hostName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
+    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39106,7 +39104,7 @@ class NotSupportedHostForVmemFile(NotSupportedHost):
     _fields = NotSupportedHost._fields + (('hostName', 'hostName', 'string', 0, 9),)
     hostName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
+    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39124,7 +39122,7 @@ class NotSupportedHostForVsan(NotSupportedHost):
     _fields = NotSupportedHost._fields + (('hostName', 'hostName', 'string', 0, 8),)
     hostName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
+    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39142,7 +39140,7 @@ class NotSupportedHostInDvs(NotSupportedHost):
     _fields = NotSupportedHost._fields + (('switchProductSpec', 'switchProductSpec', 'DistributedVirtualSwitchProductSpec', 0, 5),)
     switchProductSpec: DistributedVirtualSwitchProductSpec = None  # type: ignore[assignment]
 
-    def __init__(self, *, switchProductSpec: DistributedVirtualSwitchProductSpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
+    def __init__(self, *, switchProductSpec: DistributedVirtualSwitchProductSpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39161,7 +39159,7 @@ class NotSupportedHostInHACluster(NotSupportedHost):
     hostName: str = None  # type: ignore[assignment]
     build: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostName: str, build: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
+    def __init__(self, *, hostName: str, build: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, productName: str | None = None, productVersion: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39178,7 +39176,7 @@ class NotUserConfigurableProperty(VAppPropertyFault):
     _wsdl_name = 'NotUserConfigurableProperty'
     _version = 4
 
-    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39248,7 +39246,7 @@ class NumVirtualCoresPerSocketNotSupported(VirtualHardwareCompatibilityIssue):
     maxSupportedCoresPerSocketDest: int = None  # type: ignore[assignment]
     numCoresPerSocketVm: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, maxSupportedCoresPerSocketDest: int, numCoresPerSocketVm: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, maxSupportedCoresPerSocketDest: int, numCoresPerSocketVm: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39265,7 +39263,7 @@ class NumVirtualCpusExceedsLimit(InsufficientResourcesFault):
     _fields = InsufficientResourcesFault._fields + (('maxSupportedVcpus', 'maxSupportedVcpus', 'int', 0, 5),)
     maxSupportedVcpus: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, maxSupportedVcpus: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, maxSupportedVcpus: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39282,7 +39280,7 @@ class NumVirtualCpusIncompatible(VmConfigFault):
     reason: str = None  # type: ignore[assignment]
     numCpu: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, reason: str, numCpu: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, reason: str, numCpu: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39300,7 +39298,7 @@ class NumVirtualCpusNotSupported(VirtualHardwareCompatibilityIssue):
     maxSupportedVcpusDest: int = None  # type: ignore[assignment]
     numCpuVm: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, maxSupportedVcpusDest: int, numCpuVm: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, maxSupportedVcpusDest: int, numCpuVm: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39788,7 +39786,7 @@ class OperationDisabledByGuest(GuestOperationsFault):
     _wsdl_name = 'OperationDisabledByGuest'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39801,7 +39799,7 @@ class OperationDisallowedOnHost(RuntimeFault):
     _wsdl_name = 'OperationDisallowedOnHost'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39814,7 +39812,7 @@ class OperationNotSupportedByGuest(GuestOperationsFault):
     _wsdl_name = 'OperationNotSupportedByGuest'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39885,7 +39883,7 @@ class OutOfBounds(VimFault):
     _fields = VimFault._fields + (('argumentName', 'argumentName', 'string', 0, 0),)
     argumentName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, argumentName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, argumentName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39930,7 +39928,7 @@ class OvfInvalidPackage(OvfFault):
     _fields = OvfFault._fields + (('lineNumber', 'lineNumber', 'int', 0, 4),)
     lineNumber: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39947,7 +39945,7 @@ class OvfAttribute(OvfInvalidPackage):
     elementName: str = None  # type: ignore[assignment]
     attributeName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39966,7 +39964,7 @@ class OvfHardwareExport(OvfExport):
     device: VirtualDevice | None = None
     vmPath: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmPath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
+    def __init__(self, *, vmPath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39981,7 +39979,7 @@ class OvfConnectedDevice(OvfHardwareExport):
     _wsdl_name = 'OvfConnectedDevice'
     _version = 4
 
-    def __init__(self, *, vmPath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
+    def __init__(self, *, vmPath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -39998,7 +39996,7 @@ class OvfConnectedDeviceFloppy(OvfConnectedDevice):
     _fields = OvfConnectedDevice._fields + (('filename', 'filename', 'string', 0, 4),)
     filename: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmPath: str, filename: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
+    def __init__(self, *, vmPath: str, filename: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40016,7 +40014,7 @@ class OvfConnectedDeviceIso(OvfConnectedDevice):
     _fields = OvfConnectedDevice._fields + (('filename', 'filename', 'string', 0, 4),)
     filename: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmPath: str, filename: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
+    def __init__(self, *, vmPath: str, filename: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40034,7 +40032,7 @@ class OvfConstraint(OvfInvalidPackage):
     _fields = OvfInvalidPackage._fields + (('name', 'name', 'string', 0, 5),)
     name: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40052,7 +40050,7 @@ class OvfConsumerCallbackFault(OvfFault):
     extensionKey: str = None  # type: ignore[assignment]
     extensionName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, extensionKey: str, extensionName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, extensionKey: str, extensionName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40069,7 +40067,7 @@ class OvfConsumerCommunicationError(OvfConsumerCallbackFault):
     _fields = OvfConsumerCallbackFault._fields + (('description', 'description', 'string', 0, 6),)
     description: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, extensionKey: str, extensionName: str, description: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, extensionKey: str, extensionName: str, description: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40089,7 +40087,7 @@ class OvfConsumerFault(OvfConsumerCallbackFault):
     message: str = None  # type: ignore[assignment]
     params: list[KeyValue] | None = None
 
-    def __init__(self, *, extensionKey: str, extensionName: str, errorKey: str, message: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, params: list[KeyValue] | None = None) -> None:
+    def __init__(self, *, extensionKey: str, extensionName: str, errorKey: str, message: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, params: list[KeyValue] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40110,7 +40108,7 @@ class OvfConsumerInvalidSection(OvfConsumerCallbackFault):
     lineNumber: int = None  # type: ignore[assignment]
     description: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, extensionKey: str, extensionName: str, lineNumber: int, description: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, extensionKey: str, extensionName: str, lineNumber: int, description: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40169,7 +40167,7 @@ class OvfConsumerPowerOnFault(InvalidState):
     extensionName: str = None  # type: ignore[assignment]
     description: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, extensionKey: str, extensionName: str, description: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, extensionKey: str, extensionName: str, description: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40187,7 +40185,7 @@ class OvfConsumerUndeclaredSection(OvfConsumerCallbackFault):
     _fields = OvfConsumerCallbackFault._fields + (('qualifiedSectionType', 'qualifiedSectionType', 'string', 0, 6),)
     qualifiedSectionType: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, extensionKey: str, extensionName: str, qualifiedSectionType: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, extensionKey: str, extensionName: str, qualifiedSectionType: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40205,7 +40203,7 @@ class OvfConsumerUndefinedPrefix(OvfConsumerCallbackFault):
     _fields = OvfConsumerCallbackFault._fields + (('prefix', 'prefix', 'string', 0, 6),)
     prefix: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, extensionKey: str, extensionName: str, prefix: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, extensionKey: str, extensionName: str, prefix: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40225,7 +40223,7 @@ class OvfConsumerValidationFault(VmConfigFault):
     extensionName: str = None  # type: ignore[assignment]
     message: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, extensionKey: str, extensionName: str, message: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, extensionKey: str, extensionName: str, message: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40241,7 +40239,7 @@ class OvfImport(OvfFault):
     _wsdl_name = 'OvfImport'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40259,7 +40257,7 @@ class OvfCpuCompatibility(OvfImport):
     registerValue: str = None  # type: ignore[assignment]
     desiredRegisterValue: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, registerName: str, level: int, registerValue: str, desiredRegisterValue: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, registerName: str, level: int, registerValue: str, desiredRegisterValue: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40276,7 +40274,7 @@ class OvfCpuCompatibilityCheckNotSupported(OvfImport):
     _wsdl_name = 'OvfCpuCompatibilityCheckNotSupported'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40312,13 +40310,13 @@ class OvfCreateDescriptorResult(DynamicData):
 
     _wsdl_name = 'OvfCreateDescriptorResult'
     _version = 4
-    _fields = DynamicData._fields + (('ovfDescriptor', 'ovfDescriptor', 'string', 0, 4), ('error', 'error', 'MethodFault', 3, 4), ('warning', 'warning', 'MethodFault', 3, 4), ('includeImageFiles', 'includeImageFiles', 'boolean', 2, 5),)
+    _fields = DynamicData._fields + (('ovfDescriptor', 'ovfDescriptor', 'string', 0, 4), ('error', 'error', 'LocalizedMethodFault', 3, 4), ('warning', 'warning', 'LocalizedMethodFault', 3, 4), ('includeImageFiles', 'includeImageFiles', 'boolean', 2, 5),)
     ovfDescriptor: str = None  # type: ignore[assignment]
-    error: list[MethodFault] | None = None
-    warning: list[MethodFault] | None = None
+    error: list[LocalizedMethodFault] | None = None
+    warning: list[LocalizedMethodFault] | None = None
     includeImageFiles: bool | None = None
 
-    def __init__(self, *, ovfDescriptor: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, error: list[MethodFault] | None = None, warning: list[MethodFault] | None = None, includeImageFiles: bool | None = None) -> None:
+    def __init__(self, *, ovfDescriptor: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, error: list[LocalizedMethodFault] | None = None, warning: list[LocalizedMethodFault] | None = None, includeImageFiles: bool | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.ovfDescriptor = ovfDescriptor
@@ -40386,13 +40384,13 @@ class OvfCreateImportSpecResult(DynamicData):
 
     _wsdl_name = 'OvfCreateImportSpecResult'
     _version = 4
-    _fields = DynamicData._fields + (('importSpec', 'importSpec', 'ImportSpec', 2, 4), ('fileItem', 'fileItem', 'OvfFileItem', 3, 4), ('warning', 'warning', 'MethodFault', 3, 4), ('error', 'error', 'MethodFault', 3, 4),)
+    _fields = DynamicData._fields + (('importSpec', 'importSpec', 'ImportSpec', 2, 4), ('fileItem', 'fileItem', 'OvfFileItem', 3, 4), ('warning', 'warning', 'LocalizedMethodFault', 3, 4), ('error', 'error', 'LocalizedMethodFault', 3, 4),)
     importSpec: ImportSpec | None = None
     fileItem: list[OvfFileItem] | None = None
-    warning: list[MethodFault] | None = None
-    error: list[MethodFault] | None = None
+    warning: list[LocalizedMethodFault] | None = None
+    error: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, importSpec: ImportSpec | None = None, fileItem: list[OvfFileItem] | None = None, warning: list[MethodFault] | None = None, error: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, importSpec: ImportSpec | None = None, fileItem: list[OvfFileItem] | None = None, warning: list[LocalizedMethodFault] | None = None, error: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.importSpec = importSpec
@@ -40441,7 +40439,7 @@ class OvfSystemFault(OvfFault):
     _wsdl_name = 'OvfSystemFault'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40457,7 +40455,7 @@ class OvfDiskMappingNotFound(OvfSystemFault):
     diskName: str = None  # type: ignore[assignment]
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, diskName: str, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, diskName: str, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40472,7 +40470,7 @@ class OvfDiskOrderConstraint(OvfConstraint):
     _wsdl_name = 'OvfDiskOrderConstraint'
     _version = 5
 
-    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40489,7 +40487,7 @@ class OvfElement(OvfInvalidPackage):
     _fields = OvfInvalidPackage._fields + (('name', 'name', 'string', 0, 4),)
     name: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40504,7 +40502,7 @@ class OvfDuplicateElement(OvfElement):
     _wsdl_name = 'OvfDuplicateElement'
     _version = 4
 
-    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40521,7 +40519,7 @@ class OvfDuplicatedElementBoundary(OvfElement):
     _fields = OvfElement._fields + (('boundary', 'boundary', 'string', 0, 4),)
     boundary: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, name: str, boundary: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, name: str, boundary: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40539,7 +40537,7 @@ class OvfDuplicatedPropertyIdExport(OvfExport):
     _fields = OvfExport._fields + (('fqid', 'fqid', 'string', 0, 6),)
     fqid: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, fqid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, fqid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40553,7 +40551,7 @@ class OvfDuplicatedPropertyIdImport(OvfExport):
     _wsdl_name = 'OvfDuplicatedPropertyIdImport'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40568,7 +40566,7 @@ class OvfElementInvalidValue(OvfElement):
     _fields = OvfElement._fields + (('value', 'value', 'string', 0, 4),)
     value: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, name: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, name: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40584,7 +40582,7 @@ class OvfExportFailed(OvfExport):
     _wsdl_name = 'OvfExportFailed'
     _version = 5
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40649,7 +40647,7 @@ class OvfHardwareCheck(OvfImport):
     _wsdl_name = 'OvfHardwareCheck'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40664,7 +40662,7 @@ class OvfHostResourceConstraint(OvfConstraint):
     _fields = OvfConstraint._fields + (('value', 'value', 'string', 0, 5),)
     value: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, name: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, name: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40683,7 +40681,7 @@ class OvfHostValueNotParsed(OvfSystemFault):
     property: str = None  # type: ignore[assignment]
     value: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, property: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, property: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40698,7 +40696,7 @@ class OvfImportFailed(OvfImport):
     _wsdl_name = 'OvfImportFailed'
     _version = 5
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40754,7 +40752,7 @@ class OvfInternalError(OvfSystemFault):
     _wsdl_name = 'OvfInternalError'
     _version = 5
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40769,7 +40767,7 @@ class OvfInvalidValue(OvfAttribute):
     _fields = OvfAttribute._fields + (('value', 'value', 'string', 0, 4),)
     value: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40786,7 +40784,7 @@ class OvfInvalidValueConfiguration(OvfInvalidValue):
     _wsdl_name = 'OvfInvalidValueConfiguration'
     _version = 4
 
-    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40803,7 +40801,7 @@ class OvfInvalidValueEmpty(OvfInvalidValue):
     _wsdl_name = 'OvfInvalidValueEmpty'
     _version = 4
 
-    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40820,7 +40818,7 @@ class OvfInvalidValueFormatMalformed(OvfInvalidValue):
     _wsdl_name = 'OvfInvalidValueFormatMalformed'
     _version = 4
 
-    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40837,7 +40835,7 @@ class OvfInvalidValueReference(OvfInvalidValue):
     _wsdl_name = 'OvfInvalidValueReference'
     _version = 4
 
-    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40856,7 +40854,7 @@ class OvfUnsupportedPackage(OvfFault):
     _fields = OvfFault._fields + (('lineNumber', 'lineNumber', 'int', 2, 4),)
     lineNumber: int | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40872,7 +40870,7 @@ class OvfInvalidVmName(OvfUnsupportedPackage):
     _fields = OvfUnsupportedPackage._fields + (('name', 'name', 'string', 0, 4),)
     name: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
+    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40891,7 +40889,7 @@ class OvfMappedOsId(OvfImport):
     ovfDescription: str = None  # type: ignore[assignment]
     targetDescription: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, ovfId: int, ovfDescription: str, targetDescription: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, ovfId: int, ovfDescription: str, targetDescription: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40907,7 +40905,7 @@ class OvfMissingAttribute(OvfAttribute):
     _wsdl_name = 'OvfMissingAttribute'
     _version = 4
 
-    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, elementName: str, attributeName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40923,7 +40921,7 @@ class OvfMissingElement(OvfElement):
     _wsdl_name = 'OvfMissingElement'
     _version = 4
 
-    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40940,7 +40938,7 @@ class OvfMissingElementNormalBoundary(OvfMissingElement):
     _fields = OvfMissingElement._fields + (('boundary', 'boundary', 'string', 0, 4),)
     boundary: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, name: str, boundary: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, name: str, boundary: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -40959,7 +40957,7 @@ class OvfMissingHardware(OvfImport):
     name: str = None  # type: ignore[assignment]
     resourceType: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, resourceType: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, name: str, resourceType: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41006,7 +41004,7 @@ class OvfNetworkMappingNotSupported(OvfImport):
     _wsdl_name = 'OvfNetworkMappingNotSupported'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41019,7 +41017,7 @@ class OvfNoHostNic(OvfUnsupportedPackage):
     _wsdl_name = 'OvfNoHostNic'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41035,7 +41033,7 @@ class OvfUnsupportedElement(OvfUnsupportedPackage):
     _fields = OvfUnsupportedPackage._fields + (('name', 'name', 'string', 0, 4),)
     name: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
+    def __init__(self, *, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41052,7 +41050,7 @@ class OvfNoSpaceOnController(OvfUnsupportedElement):
     _fields = OvfUnsupportedElement._fields + (('parent', 'parent', 'string', 0, 6),)
     parent: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, parent: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
+    def __init__(self, *, name: str, parent: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41070,7 +41068,7 @@ class OvfNoSupportedHardwareFamily(OvfUnsupportedPackage):
     _fields = OvfUnsupportedPackage._fields + (('version', 'version', 'string', 0, 4),)
     version: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, version: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
+    def __init__(self, *, version: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41115,7 +41113,7 @@ class OvfParseDescriptorResult(DynamicData):
 
     _wsdl_name = 'OvfParseDescriptorResult'
     _version = 4
-    _fields = DynamicData._fields + (('eula', 'eula', 'string', 3, 4), ('network', 'network', 'OvfNetworkInfo', 3, 4), ('ipAllocationScheme', 'ipAllocationScheme', 'string', 3, 4), ('ipProtocols', 'ipProtocols', 'string', 3, 4), ('property', 'property', 'VAppPropertyInfo', 3, 4), ('productInfo', 'productInfo', 'VAppProductInfo', 2, 4), ('annotation', 'annotation', 'string', 0, 4), ('approximateDownloadSize', 'approximateDownloadSize', 'long', 2, 4), ('approximateFlatDeploymentSize', 'approximateFlatDeploymentSize', 'long', 2, 4), ('approximateSparseDeploymentSize', 'approximateSparseDeploymentSize', 'long', 2, 4), ('defaultEntityName', 'defaultEntityName', 'string', 0, 4), ('virtualApp', 'virtualApp', 'boolean', 0, 4), ('deploymentOption', 'deploymentOption', 'OvfDeploymentOption', 3, 4), ('defaultDeploymentOption', 'defaultDeploymentOption', 'string', 0, 4), ('entityName', 'entityName', 'KeyValue', 3, 5), ('annotatedOst', 'annotatedOst', 'OvfConsumerOstNode', 2, 6), ('error', 'error', 'MethodFault', 3, 4), ('warning', 'warning', 'MethodFault', 3, 4),)
+    _fields = DynamicData._fields + (('eula', 'eula', 'string', 3, 4), ('network', 'network', 'OvfNetworkInfo', 3, 4), ('ipAllocationScheme', 'ipAllocationScheme', 'string', 3, 4), ('ipProtocols', 'ipProtocols', 'string', 3, 4), ('property', 'property', 'VAppPropertyInfo', 3, 4), ('productInfo', 'productInfo', 'VAppProductInfo', 2, 4), ('annotation', 'annotation', 'string', 0, 4), ('approximateDownloadSize', 'approximateDownloadSize', 'long', 2, 4), ('approximateFlatDeploymentSize', 'approximateFlatDeploymentSize', 'long', 2, 4), ('approximateSparseDeploymentSize', 'approximateSparseDeploymentSize', 'long', 2, 4), ('defaultEntityName', 'defaultEntityName', 'string', 0, 4), ('virtualApp', 'virtualApp', 'boolean', 0, 4), ('deploymentOption', 'deploymentOption', 'OvfDeploymentOption', 3, 4), ('defaultDeploymentOption', 'defaultDeploymentOption', 'string', 0, 4), ('entityName', 'entityName', 'KeyValue', 3, 5), ('annotatedOst', 'annotatedOst', 'OvfConsumerOstNode', 2, 6), ('error', 'error', 'LocalizedMethodFault', 3, 4), ('warning', 'warning', 'LocalizedMethodFault', 3, 4),)
     eula: list[str] | None = None
     network: list[OvfNetworkInfo] | None = None
     ipAllocationScheme: list[str] | None = None
@@ -41132,10 +41130,10 @@ class OvfParseDescriptorResult(DynamicData):
     defaultDeploymentOption: str = None  # type: ignore[assignment]
     entityName: list[KeyValue] | None = None
     annotatedOst: OvfConsumerOstNode | None = None
-    error: list[MethodFault] | None = None
-    warning: list[MethodFault] | None = None
+    error: list[LocalizedMethodFault] | None = None
+    warning: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, annotation: str, defaultEntityName: str, virtualApp: bool, defaultDeploymentOption: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, eula: list[str] | None = None, network: list[OvfNetworkInfo] | None = None, ipAllocationScheme: list[str] | None = None, ipProtocols: list[str] | None = None, property: list[VAppPropertyInfo] | None = None, productInfo: VAppProductInfo | None = None, approximateDownloadSize: int | None = None, approximateFlatDeploymentSize: int | None = None, approximateSparseDeploymentSize: int | None = None, deploymentOption: list[OvfDeploymentOption] | None = None, entityName: list[KeyValue] | None = None, annotatedOst: OvfConsumerOstNode | None = None, error: list[MethodFault] | None = None, warning: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, annotation: str, defaultEntityName: str, virtualApp: bool, defaultDeploymentOption: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, eula: list[str] | None = None, network: list[OvfNetworkInfo] | None = None, ipAllocationScheme: list[str] | None = None, ipProtocols: list[str] | None = None, property: list[VAppPropertyInfo] | None = None, productInfo: VAppProductInfo | None = None, approximateDownloadSize: int | None = None, approximateFlatDeploymentSize: int | None = None, approximateSparseDeploymentSize: int | None = None, deploymentOption: list[OvfDeploymentOption] | None = None, entityName: list[KeyValue] | None = None, annotatedOst: OvfConsumerOstNode | None = None, error: list[LocalizedMethodFault] | None = None, warning: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.eula = eula
@@ -41167,7 +41165,7 @@ class OvfProperty(OvfInvalidPackage):
     type: str = None  # type: ignore[assignment]
     value: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41186,7 +41184,7 @@ class OvfPropertyExport(OvfExport):
     type: str = None  # type: ignore[assignment]
     value: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41201,7 +41199,7 @@ class OvfPropertyNetwork(OvfProperty):
     _wsdl_name = 'OvfPropertyNetwork'
     _version = 4
 
-    def __init__(self, *, lineNumber: int, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41219,7 +41217,7 @@ class OvfPropertyNetworkExport(OvfExport):
     _fields = OvfExport._fields + (('network', 'network', 'string', 0, 6),)
     network: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, network: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, network: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41235,7 +41233,7 @@ class OvfPropertyQualifier(OvfProperty):
     _fields = OvfProperty._fields + (('qualifier', 'qualifier', 'string', 0, 4),)
     qualifier: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, type: str, value: str, qualifier: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, type: str, value: str, qualifier: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41254,7 +41252,7 @@ class OvfPropertyQualifierDuplicate(OvfProperty):
     _fields = OvfProperty._fields + (('qualifier', 'qualifier', 'string', 0, 4),)
     qualifier: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, type: str, value: str, qualifier: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, type: str, value: str, qualifier: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41273,7 +41271,7 @@ class OvfPropertyQualifierIgnored(OvfProperty):
     _fields = OvfProperty._fields + (('qualifier', 'qualifier', 'string', 0, 4),)
     qualifier: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, type: str, value: str, qualifier: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, type: str, value: str, qualifier: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41290,7 +41288,7 @@ class OvfPropertyType(OvfProperty):
     _wsdl_name = 'OvfPropertyType'
     _version = 4
 
-    def __init__(self, *, lineNumber: int, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41306,7 +41304,7 @@ class OvfPropertyValue(OvfProperty):
     _wsdl_name = 'OvfPropertyValue'
     _version = 4
 
-    def __init__(self, *, lineNumber: int, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41360,7 +41358,7 @@ class OvfToXmlUnsupportedElement(OvfSystemFault):
     _fields = OvfSystemFault._fields + (('name', 'name', 'string', 2, 4),)
     name: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, name: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, name: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41376,7 +41374,7 @@ class OvfUnableToExportDisk(OvfHardwareExport):
     _fields = OvfHardwareExport._fields + (('diskName', 'diskName', 'string', 0, 4),)
     diskName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmPath: str, diskName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
+    def __init__(self, *, vmPath: str, diskName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41392,7 +41390,7 @@ class OvfUnexpectedElement(OvfElement):
     _wsdl_name = 'OvfUnexpectedElement'
     _version = 4
 
-    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41410,7 +41408,7 @@ class OvfUnknownDevice(OvfSystemFault):
     device: VirtualDevice | None = None
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
+    def __init__(self, *, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41427,7 +41425,7 @@ class OvfUnknownDeviceBacking(OvfHardwareExport):
     _fields = OvfHardwareExport._fields + (('backing', 'backing', 'VirtualDeviceBackingInfo', 0, 4),)
     backing: VirtualDeviceBackingInfo = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmPath: str, backing: VirtualDeviceBackingInfo, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
+    def __init__(self, *, vmPath: str, backing: VirtualDeviceBackingInfo, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41445,7 +41443,7 @@ class OvfUnknownEntity(OvfSystemFault):
     _fields = OvfSystemFault._fields + (('lineNumber', 'lineNumber', 'int', 0, 4),)
     lineNumber: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41462,7 +41460,7 @@ class OvfUnsupportedAttribute(OvfUnsupportedPackage):
     elementName: str = None  # type: ignore[assignment]
     attributeName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, elementName: str, attributeName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
+    def __init__(self, *, elementName: str, attributeName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41480,7 +41478,7 @@ class OvfUnsupportedAttributeValue(OvfUnsupportedAttribute):
     _fields = OvfUnsupportedAttribute._fields + (('value', 'value', 'string', 0, 4),)
     value: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, elementName: str, attributeName: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
+    def __init__(self, *, elementName: str, attributeName: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41502,7 +41500,7 @@ class OvfUnsupportedDeviceBackingInfo(OvfSystemFault):
     deviceName: str = None  # type: ignore[assignment]
     backingName: str | None = None
 
-    def __init__(self, *, deviceName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, elementName: str | None = None, instanceId: str | None = None, backingName: str | None = None) -> None:
+    def __init__(self, *, deviceName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, elementName: str | None = None, instanceId: str | None = None, backingName: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41524,7 +41522,7 @@ class OvfUnsupportedDeviceBackingOption(OvfSystemFault):
     deviceName: str = None  # type: ignore[assignment]
     backingName: str | None = None
 
-    def __init__(self, *, deviceName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, elementName: str | None = None, instanceId: str | None = None, backingName: str | None = None) -> None:
+    def __init__(self, *, deviceName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, elementName: str | None = None, instanceId: str | None = None, backingName: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41541,7 +41539,7 @@ class OvfUnsupportedDeviceExport(OvfHardwareExport):
     _wsdl_name = 'OvfUnsupportedDeviceExport'
     _version = 4
 
-    def __init__(self, *, vmPath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
+    def __init__(self, *, vmPath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: VirtualDevice | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41559,7 +41557,7 @@ class OvfUnsupportedDiskProvisioning(OvfImport):
     diskProvisioning: str = None  # type: ignore[assignment]
     supportedDiskProvisioning: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, diskProvisioning: str, supportedDiskProvisioning: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, diskProvisioning: str, supportedDiskProvisioning: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41576,7 +41574,7 @@ class OvfUnsupportedElementValue(OvfUnsupportedElement):
     _fields = OvfUnsupportedElement._fields + (('value', 'value', 'string', 0, 4),)
     value: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
+    def __init__(self, *, name: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41594,7 +41592,7 @@ class OvfUnsupportedSection(OvfUnsupportedElement):
     _fields = OvfUnsupportedElement._fields + (('info', 'info', 'string', 0, 4),)
     info: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, info: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
+    def __init__(self, *, name: str, info: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41615,7 +41613,7 @@ class OvfUnsupportedSubType(OvfUnsupportedPackage):
     deviceType: int = None  # type: ignore[assignment]
     deviceSubType: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, elementName: str, instanceId: str, deviceType: int, deviceSubType: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
+    def __init__(self, *, elementName: str, instanceId: str, deviceType: int, deviceSubType: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41637,7 +41635,7 @@ class OvfUnsupportedType(OvfUnsupportedPackage):
     instanceId: str = None  # type: ignore[assignment]
     deviceType: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, instanceId: str, deviceType: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
+    def __init__(self, *, name: str, instanceId: str, deviceType: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, lineNumber: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41668,15 +41666,15 @@ class OvfValidateHostResult(DynamicData):
 
     _wsdl_name = 'OvfValidateHostResult'
     _version = 4
-    _fields = DynamicData._fields + (('downloadSize', 'downloadSize', 'long', 2, 4), ('flatDeploymentSize', 'flatDeploymentSize', 'long', 2, 4), ('sparseDeploymentSize', 'sparseDeploymentSize', 'long', 2, 4), ('error', 'error', 'MethodFault', 3, 4), ('warning', 'warning', 'MethodFault', 3, 4), ('supportedDiskProvisioning', 'supportedDiskProvisioning', 'string', 3, 5),)
+    _fields = DynamicData._fields + (('downloadSize', 'downloadSize', 'long', 2, 4), ('flatDeploymentSize', 'flatDeploymentSize', 'long', 2, 4), ('sparseDeploymentSize', 'sparseDeploymentSize', 'long', 2, 4), ('error', 'error', 'LocalizedMethodFault', 3, 4), ('warning', 'warning', 'LocalizedMethodFault', 3, 4), ('supportedDiskProvisioning', 'supportedDiskProvisioning', 'string', 3, 5),)
     downloadSize: int | None = None
     flatDeploymentSize: int | None = None
     sparseDeploymentSize: int | None = None
-    error: list[MethodFault] | None = None
-    warning: list[MethodFault] | None = None
+    error: list[LocalizedMethodFault] | None = None
+    warning: list[LocalizedMethodFault] | None = None
     supportedDiskProvisioning: list[str] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, downloadSize: int | None = None, flatDeploymentSize: int | None = None, sparseDeploymentSize: int | None = None, error: list[MethodFault] | None = None, warning: list[MethodFault] | None = None, supportedDiskProvisioning: list[str] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, downloadSize: int | None = None, flatDeploymentSize: int | None = None, sparseDeploymentSize: int | None = None, error: list[LocalizedMethodFault] | None = None, warning: list[LocalizedMethodFault] | None = None, supportedDiskProvisioning: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.downloadSize = downloadSize
@@ -41693,7 +41691,7 @@ class OvfWrongElement(OvfElement):
     _wsdl_name = 'OvfWrongElement'
     _version = 4
 
-    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41710,7 +41708,7 @@ class OvfWrongNamespace(OvfInvalidPackage):
     _fields = OvfInvalidPackage._fields + (('namespaceName', 'namespaceName', 'string', 0, 4),)
     namespaceName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, namespaceName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, namespaceName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -41727,7 +41725,7 @@ class OvfXmlFormat(OvfInvalidPackage):
     _fields = OvfInvalidPackage._fields + (('description', 'description', 'string', 0, 4),)
     description: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, lineNumber: int, description: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, lineNumber: int, description: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -42051,7 +42049,7 @@ class PasswordExpired(InvalidLogin):
     _wsdl_name = 'PasswordExpired'
     _version = 13
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -42080,7 +42078,7 @@ class PatchNotApplicable(VimFault):
     _fields = VimFault._fields + (('patchID', 'patchID', 'string', 0, 0),)
     patchID: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -42094,7 +42092,7 @@ class PatchAlreadyInstalled(PatchNotApplicable):
     _wsdl_name = 'PatchAlreadyInstalled'
     _version = 0
 
-    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -42111,7 +42109,7 @@ class PatchBinariesNotFound(VimFault):
     patchID: str = None  # type: ignore[assignment]
     binary: list[str] | None = None
 
-    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, binary: list[str] | None = None) -> None:
+    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, binary: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -42128,7 +42126,7 @@ class PatchInstallFailed(PlatformConfigFault):
     _fields = PlatformConfigFault._fields + (('rolledBack', 'rolledBack', 'boolean', 0, 0),)
     rolledBack: bool = None  # type: ignore[assignment]
 
-    def __init__(self, *, text: str, rolledBack: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, text: str, rolledBack: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -42143,7 +42141,7 @@ class PatchIntegrityError(PlatformConfigFault):
     _wsdl_name = 'PatchIntegrityError'
     _version = 0
 
-    def __init__(self, *, text: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, text: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -42160,7 +42158,7 @@ class PatchMetadataInvalid(VimFault):
     patchID: str = None  # type: ignore[assignment]
     metaData: list[str] | None = None
 
-    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, metaData: list[str] | None = None) -> None:
+    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, metaData: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -42175,7 +42173,7 @@ class PatchMetadataCorrupted(PatchMetadataInvalid):
     _wsdl_name = 'PatchMetadataCorrupted'
     _version = 0
 
-    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, metaData: list[str] | None = None) -> None:
+    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, metaData: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -42190,7 +42188,7 @@ class PatchMetadataNotFound(PatchMetadataInvalid):
     _wsdl_name = 'PatchMetadataNotFound'
     _version = 0
 
-    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, metaData: list[str] | None = None) -> None:
+    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, metaData: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -42208,7 +42206,7 @@ class PatchMissingDependencies(PatchNotApplicable):
     prerequisitePatch: list[str] | None = None
     prerequisiteLib: list[str] | None = None
 
-    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, prerequisitePatch: list[str] | None = None, prerequisiteLib: list[str] | None = None) -> None:
+    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, prerequisitePatch: list[str] | None = None, prerequisiteLib: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -42226,7 +42224,7 @@ class PatchSuperseded(PatchNotApplicable):
     _fields = PatchNotApplicable._fields + (('supersede', 'supersede', 'string', 3, 0),)
     supersede: list[str] | None = None
 
-    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, supersede: list[str] | None = None) -> None:
+    def __init__(self, *, patchID: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, supersede: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -42710,7 +42708,7 @@ class RDMNotSupported(DeviceNotSupported):
     _wsdl_name = 'RDMNotSupported'
     _version = 0
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -42725,7 +42723,7 @@ class PhysCompatRDMNotSupported(RDMNotSupported):
     _wsdl_name = 'PhysCompatRDMNotSupported'
     _version = 0
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -43082,16 +43080,16 @@ class PlacementRankResult(DynamicData):
 
     _wsdl_name = 'PlacementRankResult'
     _version = 9
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 9), ('candidate', 'candidate', 'ClusterComputeResource', 0, 9), ('reservedSpaceMB', 'reservedSpaceMB', 'long', 0, 9), ('usedSpaceMB', 'usedSpaceMB', 'long', 0, 9), ('totalSpaceMB', 'totalSpaceMB', 'long', 0, 9), ('utilization', 'utilization', 'double', 0, 9), ('faults', 'faults', 'MethodFault', 3, 9),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 9), ('candidate', 'candidate', 'ClusterComputeResource', 0, 9), ('reservedSpaceMB', 'reservedSpaceMB', 'long', 0, 9), ('usedSpaceMB', 'usedSpaceMB', 'long', 0, 9), ('totalSpaceMB', 'totalSpaceMB', 'long', 0, 9), ('utilization', 'utilization', 'double', 0, 9), ('faults', 'faults', 'LocalizedMethodFault', 3, 9),)
     key: str = None  # type: ignore[assignment]
     candidate: MoRef = None  # type: ignore[assignment]
     reservedSpaceMB: int = None  # type: ignore[assignment]
     usedSpaceMB: int = None  # type: ignore[assignment]
     totalSpaceMB: int = None  # type: ignore[assignment]
     utilization: float = None  # type: ignore[assignment]
-    faults: list[MethodFault] | None = None
+    faults: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, key: str, candidate: MoRef, reservedSpaceMB: int, usedSpaceMB: int, totalSpaceMB: int, utilization: float, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faults: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, key: str, candidate: MoRef, reservedSpaceMB: int, usedSpaceMB: int, totalSpaceMB: int, utilization: float, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faults: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -43322,14 +43320,14 @@ class PowerOnFtSecondaryFailed(VmFaultToleranceIssue):
 
     _wsdl_name = 'PowerOnFtSecondaryFailed'
     _version = 4
-    _fields = VmFaultToleranceIssue._fields + (('vm', 'vm', 'VirtualMachine', 0, 4), ('vmName', 'vmName', 'string', 0, 4), ('hostSelectionBy', 'hostSelectionBy', 'FtIssuesOnHostHostSelectionType', 0, 4), ('hostErrors', 'hostErrors', 'MethodFault', 3, 4), ('rootCause', 'rootCause', 'MethodFault', 0, 4),)
+    _fields = VmFaultToleranceIssue._fields + (('vm', 'vm', 'VirtualMachine', 0, 4), ('vmName', 'vmName', 'string', 0, 4), ('hostSelectionBy', 'hostSelectionBy', 'FtIssuesOnHostHostSelectionType', 0, 4), ('hostErrors', 'hostErrors', 'LocalizedMethodFault', 3, 4), ('rootCause', 'rootCause', 'LocalizedMethodFault', 0, 4),)
     vm: MoRef = None  # type: ignore[assignment]
     vmName: str = None  # type: ignore[assignment]
     hostSelectionBy: FtIssuesOnHostHostSelectionType = None  # type: ignore[assignment]
-    hostErrors: list[MethodFault] | None = None
-    rootCause: MethodFault = None  # type: ignore[assignment]
+    hostErrors: list[LocalizedMethodFault] | None = None
+    rootCause: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, vm: MoRef, vmName: str, hostSelectionBy: FtIssuesOnHostHostSelectionType, rootCause: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostErrors: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, vm: MoRef, vmName: str, hostSelectionBy: FtIssuesOnHostHostSelectionType, rootCause: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostErrors: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -43347,7 +43345,7 @@ class Timedout(VimFault):
     _wsdl_name = 'Timedout'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -43364,7 +43362,7 @@ class PowerOnFtSecondaryTimedout(Timedout):
     vmName: str = None  # type: ignore[assignment]
     timeout: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, vm: MoRef, vmName: str, timeout: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vm: MoRef, vmName: str, timeout: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44084,7 +44082,7 @@ class ProfileUpdateFailed(VimFault):
     failure: list[ProfileUpdateFailedUpdateFailure] = None  # type: ignore[assignment]
     warnings: list[ProfileUpdateFailedUpdateFailure] | None = None
 
-    def __init__(self, *, failure: list[ProfileUpdateFailedUpdateFailure], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, warnings: list[ProfileUpdateFailedUpdateFailure] | None = None) -> None:
+    def __init__(self, *, failure: list[ProfileUpdateFailedUpdateFailure], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, warnings: list[ProfileUpdateFailedUpdateFailure] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44190,7 +44188,7 @@ class QuarantineModeFault(VmConfigFault):
     vmName: str = None  # type: ignore[assignment]
     faultType: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmName: str, faultType: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vmName: str, faultType: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44207,7 +44205,7 @@ class QuestionPending(InvalidState):
     _fields = InvalidState._fields + (('text', 'text', 'string', 0, 5),)
     text: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, text: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, text: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44226,7 +44224,7 @@ class QuiesceDatastoreIOForHAFailed(ResourceInUse):
     ds: MoRef = None  # type: ignore[assignment]
     dsName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, host: MoRef, hostName: str, ds: MoRef, dsName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, type: str | None = None, name: str | None = None) -> None:
+    def __init__(self, *, host: MoRef, hostName: str, ds: MoRef, dsName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, type: str | None = None, name: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44247,7 +44245,7 @@ class RDMConversionNotSupported(MigrationFault):
     _fields = MigrationFault._fields + (('device', 'device', 'string', 0, 4),)
     device: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44263,7 +44261,7 @@ class RDMNotPreserved(MigrationFault):
     _fields = MigrationFault._fields + (('device', 'device', 'string', 0, 0),)
     device: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44281,7 +44279,7 @@ class RDMNotSupportedOnDatastore(VmConfigFault):
     datastore: MoRef = None  # type: ignore[assignment]
     datastoreName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, datastore: MoRef, datastoreName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, device: str, datastore: MoRef, datastoreName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44297,7 +44295,7 @@ class RDMPointsToInaccessibleDisk(CannotAccessVmDisk):
     _wsdl_name = 'RDMPointsToInaccessibleDisk'
     _version = 0
 
-    def __init__(self, *, device: str, backing: str, connected: bool, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, connected: bool, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44314,7 +44312,7 @@ class RawDiskNotSupported(DeviceNotSupported):
     _wsdl_name = 'RawDiskNotSupported'
     _version = 0
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44329,7 +44327,7 @@ class ReadHostResourcePoolTreeFailed(HostConnectFault):
     _wsdl_name = 'ReadHostResourcePoolTreeFailed'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44345,7 +44343,7 @@ class ReadOnlyDisksWithLegacyDestination(MigrationFault):
     roDiskCount: int = None  # type: ignore[assignment]
     timeoutDanger: bool = None  # type: ignore[assignment]
 
-    def __init__(self, *, roDiskCount: int, timeoutDanger: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, roDiskCount: int, timeoutDanger: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44362,7 +44360,7 @@ class RebootRequired(VimFault):
     _fields = VimFault._fields + (('patch', 'patch', 'string', 2, 0),)
     patch: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, patch: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, patch: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44376,7 +44374,7 @@ class RecordReplayDisabled(VimFault):
     _wsdl_name = 'RecordReplayDisabled'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44442,7 +44440,7 @@ class RemoteDeviceNotSupported(DeviceNotSupported):
     _wsdl_name = 'RemoteDeviceNotSupported'
     _version = 0
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44483,7 +44481,7 @@ class RemoveFailed(VimFault):
     _wsdl_name = 'RemoveFailed'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44496,7 +44494,7 @@ class ReplicationConfigFault(ReplicationFault):
     _wsdl_name = 'ReplicationConfigFault'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44559,7 +44557,7 @@ class ReplicationDiskConfigFault(ReplicationConfigFault):
     vmRef: MoRef | None = None
     key: int | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None, vmRef: MoRef | None = None, key: int | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None, vmRef: MoRef | None = None, key: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44591,7 +44589,7 @@ class ReplicationIncompatibleWithFT(ReplicationFault):
     _wsdl_name = 'ReplicationIncompatibleWithFT'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44623,7 +44621,7 @@ class ReplicationInvalidOptions(ReplicationFault):
     options: str = None  # type: ignore[assignment]
     entity: MoRef | None = None
 
-    def __init__(self, *, options: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, entity: MoRef | None = None) -> None:
+    def __init__(self, *, options: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, entity: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44638,7 +44636,7 @@ class ReplicationNotSupportedOnHost(ReplicationFault):
     _wsdl_name = 'ReplicationNotSupportedOnHost'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44668,7 +44666,7 @@ class ReplicationVmConfigFault(ReplicationConfigFault):
     reason: str | None = None
     vmRef: MoRef | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None, vmRef: MoRef | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None, vmRef: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44688,7 +44686,7 @@ class ReplicationVmFault(ReplicationFault):
     instanceId: str | None = None
     vm: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, reason: str, vm: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, state: str | None = None, instanceId: str | None = None) -> None:
+    def __init__(self, *, reason: str, vm: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, state: str | None = None, instanceId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44708,7 +44706,7 @@ class ReplicationVmInProgressFault(ReplicationVmFault):
     requestedActivity: str = None  # type: ignore[assignment]
     inProgressActivity: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, reason: str, vm: MoRef, requestedActivity: str, inProgressActivity: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, state: str | None = None, instanceId: str | None = None) -> None:
+    def __init__(self, *, reason: str, vm: MoRef, requestedActivity: str, inProgressActivity: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, state: str | None = None, instanceId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44749,7 +44747,7 @@ class RequestCanceled(RuntimeFault):
     _wsdl_name = 'RequestCanceled'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -44842,7 +44840,7 @@ class ResourceNotAvailable(VimFault):
     containerName: str | None = None
     type: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, containerType: str | None = None, containerName: str | None = None, type: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, containerType: str | None = None, containerName: str | None = None, type: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -45158,7 +45156,7 @@ class RestrictedByAdministrator(RuntimeFault):
     _fields = RuntimeFault._fields + (('details', 'details', 'string', 0, 9),)
     details: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, details: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, details: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -45172,7 +45170,7 @@ class RestrictedVersion(SecurityError):
     _wsdl_name = 'RestrictedVersion'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -45403,7 +45401,7 @@ class RollbackFailure(DvsFault):
     entityName: str = None  # type: ignore[assignment]
     entityType: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, entityName: str, entityType: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, entityName: str, entityType: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -45421,7 +45419,7 @@ class RuleViolation(VmConfigFault):
     host: MoRef | None = None
     rule: ClusterRuleInfo = None  # type: ignore[assignment]
 
-    def __init__(self, *, rule: ClusterRuleInfo, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
+    def __init__(self, *, rule: ClusterRuleInfo, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, host: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -45478,7 +45476,7 @@ class SSLDisabledFault(HostConnectFault):
     _wsdl_name = 'SSLDisabledFault'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -45495,7 +45493,7 @@ class SSLVerifyFault(HostConnectFault):
     thumbprint: str | None = None
     certificate: str | None = None
 
-    def __init__(self, *, selfSigned: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, thumbprint: str | None = None, certificate: str | None = None) -> None:
+    def __init__(self, *, selfSigned: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, thumbprint: str | None = None, certificate: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -45528,7 +45526,7 @@ class SSPIChallenge(VimFault):
     _fields = VimFault._fields + (('base64Token', 'base64Token', 'string', 0, 1),)
     base64Token: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, base64Token: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, base64Token: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -45541,13 +45539,13 @@ class ScheduledHardwareUpgradeInfo(DynamicData):
 
     _wsdl_name = 'ScheduledHardwareUpgradeInfo'
     _version = 7
-    _fields = DynamicData._fields + (('upgradePolicy', 'upgradePolicy', 'string', 2, 7), ('versionKey', 'versionKey', 'string', 2, 7), ('scheduledHardwareUpgradeStatus', 'scheduledHardwareUpgradeStatus', 'string', 2, 7), ('fault', 'fault', 'MethodFault', 2, 7),)
+    _fields = DynamicData._fields + (('upgradePolicy', 'upgradePolicy', 'string', 2, 7), ('versionKey', 'versionKey', 'string', 2, 7), ('scheduledHardwareUpgradeStatus', 'scheduledHardwareUpgradeStatus', 'string', 2, 7), ('fault', 'fault', 'LocalizedMethodFault', 2, 7),)
     upgradePolicy: str | None = None
     versionKey: str | None = None
     scheduledHardwareUpgradeStatus: str | None = None
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, upgradePolicy: str | None = None, versionKey: str | None = None, scheduledHardwareUpgradeStatus: str | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, upgradePolicy: str | None = None, versionKey: str | None = None, scheduledHardwareUpgradeStatus: str | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.upgradePolicy = upgradePolicy
@@ -45734,11 +45732,11 @@ class ScheduledTaskEmailFailedEvent(ScheduledTaskEvent):
 
     _wsdl_name = 'ScheduledTaskEmailFailedEvent'
     _version = 0
-    _fields = ScheduledTaskEvent._fields + (('to', 'to', 'string', 0, 0), ('reason', 'reason', 'MethodFault', 0, 0),)
+    _fields = ScheduledTaskEvent._fields + (('to', 'to', 'string', 0, 0), ('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
     to: str = None  # type: ignore[assignment]
-    reason: MethodFault = None  # type: ignore[assignment]
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, scheduledTask: ScheduledTaskEventArgument, entity: ManagedEntityEventArgument, to: str, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, scheduledTask: ScheduledTaskEventArgument, entity: ManagedEntityEventArgument, to: str, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -45782,10 +45780,10 @@ class ScheduledTaskFailedEvent(ScheduledTaskEvent):
 
     _wsdl_name = 'ScheduledTaskFailedEvent'
     _version = 0
-    _fields = ScheduledTaskEvent._fields + (('reason', 'reason', 'MethodFault', 0, 0),)
-    reason: MethodFault = None  # type: ignore[assignment]
+    _fields = ScheduledTaskEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, scheduledTask: ScheduledTaskEventArgument, entity: ManagedEntityEventArgument, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, scheduledTask: ScheduledTaskEventArgument, entity: ManagedEntityEventArgument, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -45837,7 +45835,7 @@ class ScheduledTaskInfo(ScheduledTaskSpec):
 
     _wsdl_name = 'ScheduledTaskInfo'
     _version = 0
-    _fields = ScheduledTaskSpec._fields + (('scheduledTask', 'scheduledTask', 'ScheduledTask', 0, 0), ('entity', 'entity', 'ManagedEntity', 0, 0), ('lastModifiedTime', 'lastModifiedTime', 'dateTime', 0, 0), ('lastModifiedUser', 'lastModifiedUser', 'string', 0, 0), ('nextRunTime', 'nextRunTime', 'dateTime', 2, 0), ('prevRunTime', 'prevRunTime', 'dateTime', 2, 0), ('state', 'state', 'TaskInfoState', 0, 0), ('error', 'error', 'MethodFault', 2, 0), ('result', 'result', 'anyType', 2, 0), ('progress', 'progress', 'int', 2, 0), ('activeTask', 'activeTask', 'Task', 2, 0), ('taskObject', 'taskObject', 'ManagedObject', 0, 4),)
+    _fields = ScheduledTaskSpec._fields + (('scheduledTask', 'scheduledTask', 'ScheduledTask', 0, 0), ('entity', 'entity', 'ManagedEntity', 0, 0), ('lastModifiedTime', 'lastModifiedTime', 'dateTime', 0, 0), ('lastModifiedUser', 'lastModifiedUser', 'string', 0, 0), ('nextRunTime', 'nextRunTime', 'dateTime', 2, 0), ('prevRunTime', 'prevRunTime', 'dateTime', 2, 0), ('state', 'state', 'TaskInfoState', 0, 0), ('error', 'error', 'LocalizedMethodFault', 2, 0), ('result', 'result', 'anyType', 2, 0), ('progress', 'progress', 'int', 2, 0), ('activeTask', 'activeTask', 'Task', 2, 0), ('taskObject', 'taskObject', 'ManagedObject', 0, 4),)
     scheduledTask: MoRef = None  # type: ignore[assignment]
     entity: MoRef = None  # type: ignore[assignment]
     lastModifiedTime: datetime = None  # type: ignore[assignment]
@@ -45845,13 +45843,13 @@ class ScheduledTaskInfo(ScheduledTaskSpec):
     nextRunTime: datetime | None = None
     prevRunTime: datetime | None = None
     state: TaskInfoState = None  # type: ignore[assignment]
-    error: MethodFault | None = None
+    error: LocalizedMethodFault | None = None
     result: Any | None = None
     progress: int | None = None
     activeTask: MoRef | None = None
     taskObject: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, description: str, enabled: bool, scheduler: TaskScheduler, action: Action, scheduledTask: MoRef, entity: MoRef, lastModifiedTime: datetime, lastModifiedUser: str, state: TaskInfoState, taskObject: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, notification: str | None = None, nextRunTime: datetime | None = None, prevRunTime: datetime | None = None, error: MethodFault | None = None, result: Any | None = None, progress: int | None = None, activeTask: MoRef | None = None) -> None:
+    def __init__(self, *, name: str, description: str, enabled: bool, scheduler: TaskScheduler, action: Action, scheduledTask: MoRef, entity: MoRef, lastModifiedTime: datetime, lastModifiedUser: str, state: TaskInfoState, taskObject: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, notification: str | None = None, nextRunTime: datetime | None = None, prevRunTime: datetime | None = None, error: LocalizedMethodFault | None = None, result: Any | None = None, progress: int | None = None, activeTask: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.name = name
@@ -46159,7 +46157,7 @@ class SecondaryVmAlreadyDisabled(VmFaultToleranceIssue):
     _fields = VmFaultToleranceIssue._fields + (('instanceUuid', 'instanceUuid', 'string', 0, 4),)
     instanceUuid: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, instanceUuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, instanceUuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46175,7 +46173,7 @@ class SecondaryVmAlreadyEnabled(VmFaultToleranceIssue):
     _fields = VmFaultToleranceIssue._fields + (('instanceUuid', 'instanceUuid', 'string', 0, 4),)
     instanceUuid: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, instanceUuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, instanceUuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46191,7 +46189,7 @@ class SecondaryVmAlreadyRegistered(VmFaultToleranceIssue):
     _fields = VmFaultToleranceIssue._fields + (('instanceUuid', 'instanceUuid', 'string', 0, 4),)
     instanceUuid: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, instanceUuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, instanceUuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46207,7 +46205,7 @@ class SecondaryVmNotRegistered(VmFaultToleranceIssue):
     _fields = VmFaultToleranceIssue._fields + (('instanceUuid', 'instanceUuid', 'string', 0, 4),)
     instanceUuid: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, instanceUuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, instanceUuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46697,7 +46695,7 @@ class SessionNotFound(RuntimeFault):
     _wsdl_name = 'SessionNotFound'
     _version = 34
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46741,7 +46739,7 @@ class SharedBusControllerNotSupported(DeviceNotSupported):
     _wsdl_name = 'SharedBusControllerNotSupported'
     _version = 0
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46790,7 +46788,7 @@ class ShrinkDiskFault(VimFault):
     _fields = VimFault._fields + (('diskId', 'diskId', 'int', 2, 7),)
     diskId: int | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, diskId: int | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, diskId: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46845,7 +46843,7 @@ class SnapshotCloneNotSupported(SnapshotCopyNotSupported):
     _wsdl_name = 'SnapshotCloneNotSupported'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46858,7 +46856,7 @@ class SnapshotDisabled(SnapshotFault):
     _wsdl_name = 'SnapshotDisabled'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46870,10 +46868,10 @@ class SnapshotIncompatibleDeviceInVm(SnapshotFault):
 
     _wsdl_name = 'SnapshotIncompatibleDeviceInVm'
     _version = 0
-    _fields = SnapshotFault._fields + (('fault', 'fault', 'MethodFault', 0, 0),)
-    fault: MethodFault = None  # type: ignore[assignment]
+    _fields = SnapshotFault._fields + (('fault', 'fault', 'LocalizedMethodFault', 0, 0),)
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46887,7 +46885,7 @@ class SnapshotLocked(SnapshotFault):
     _wsdl_name = 'SnapshotLocked'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46900,7 +46898,7 @@ class SnapshotMoveFromNonHomeNotSupported(SnapshotCopyNotSupported):
     _wsdl_name = 'SnapshotMoveFromNonHomeNotSupported'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46913,7 +46911,7 @@ class SnapshotMoveNotSupported(SnapshotCopyNotSupported):
     _wsdl_name = 'SnapshotMoveNotSupported'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46926,7 +46924,7 @@ class SnapshotMoveToNonHomeNotSupported(SnapshotCopyNotSupported):
     _wsdl_name = 'SnapshotMoveToNonHomeNotSupported'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46939,7 +46937,7 @@ class SnapshotNoChange(SnapshotFault):
     _wsdl_name = 'SnapshotNoChange'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46956,7 +46954,7 @@ class SnapshotRevertIssue(MigrationFault):
     event: list[Event] | None = None
     errors: bool = None  # type: ignore[assignment]
 
-    def __init__(self, *, errors: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, snapshotName: str | None = None, event: list[Event] | None = None) -> None:
+    def __init__(self, *, errors: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, snapshotName: str | None = None, event: list[Event] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -46988,7 +46986,7 @@ class SoftRuleVioCorrectionDisallowed(VmConfigFault):
     _fields = VmConfigFault._fields + (('vmName', 'vmName', 'string', 0, 5),)
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47004,7 +47002,7 @@ class SoftRuleVioCorrectionImpact(VmConfigFault):
     _fields = VmConfigFault._fields + (('vmName', 'vmName', 'string', 0, 5),)
     vmName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vmName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47086,7 +47084,7 @@ class SolutionUserRequired(SecurityError):
     _wsdl_name = 'SolutionUserRequired'
     _version = 17
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47117,7 +47115,7 @@ class SsdDiskNotAvailable(VimFault):
     _fields = VimFault._fields + (('devicePath', 'devicePath', 'string', 0, 8),)
     devicePath: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, devicePath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, devicePath: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47200,7 +47198,7 @@ class StorageDrsCannotMoveDiskInMultiWriterMode(VimFault):
     _wsdl_name = 'StorageDrsCannotMoveDiskInMultiWriterMode'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47213,7 +47211,7 @@ class StorageDrsCannotMoveFTVm(VimFault):
     _wsdl_name = 'StorageDrsCannotMoveFTVm'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47226,7 +47224,7 @@ class StorageDrsCannotMoveIndependentDisk(VimFault):
     _wsdl_name = 'StorageDrsCannotMoveIndependentDisk'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47239,7 +47237,7 @@ class StorageDrsCannotMoveManuallyPlacedSwapFile(VimFault):
     _wsdl_name = 'StorageDrsCannotMoveManuallyPlacedSwapFile'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47252,7 +47250,7 @@ class StorageDrsCannotMoveManuallyPlacedVm(VimFault):
     _wsdl_name = 'StorageDrsCannotMoveManuallyPlacedVm'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47265,7 +47263,7 @@ class StorageDrsCannotMoveSharedDisk(VimFault):
     _wsdl_name = 'StorageDrsCannotMoveSharedDisk'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47278,7 +47276,7 @@ class StorageDrsCannotMoveTemplate(VimFault):
     _wsdl_name = 'StorageDrsCannotMoveTemplate'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47291,7 +47289,7 @@ class StorageDrsCannotMoveVmInUserFolder(VimFault):
     _wsdl_name = 'StorageDrsCannotMoveVmInUserFolder'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47304,7 +47302,7 @@ class StorageDrsCannotMoveVmWithMountedCDROM(VimFault):
     _wsdl_name = 'StorageDrsCannotMoveVmWithMountedCDROM'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47317,7 +47315,7 @@ class StorageDrsCannotMoveVmWithNoFilesInLayout(VimFault):
     _wsdl_name = 'StorageDrsCannotMoveVmWithNoFilesInLayout'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47362,7 +47360,7 @@ class StorageDrsDatacentersCannotShareDatastore(VimFault):
     _wsdl_name = 'StorageDrsDatacentersCannotShareDatastore'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47375,7 +47373,7 @@ class StorageDrsDisabledOnVm(VimFault):
     _wsdl_name = 'StorageDrsDisabledOnVm'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47390,7 +47388,7 @@ class StorageDrsHbrDiskNotMovable(VimFault):
     _fields = VimFault._fields + (('nonMovableDiskIds', 'nonMovableDiskIds', 'string', 0, 9),)
     nonMovableDiskIds: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, nonMovableDiskIds: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, nonMovableDiskIds: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47404,7 +47402,7 @@ class StorageDrsHmsMoveInProgress(VimFault):
     _wsdl_name = 'StorageDrsHmsMoveInProgress'
     _version = 9
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47417,7 +47415,7 @@ class StorageDrsHmsUnreachable(VimFault):
     _wsdl_name = 'StorageDrsHmsUnreachable'
     _version = 9
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47452,7 +47450,7 @@ class StorageDrsIolbDisabledInternally(VimFault):
     _wsdl_name = 'StorageDrsIolbDisabledInternally'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47577,7 +47575,7 @@ class StorageDrsRelocateDisabled(VimFault):
     _wsdl_name = 'StorageDrsRelocateDisabled'
     _version = 9
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47610,7 +47608,7 @@ class StorageDrsStaleHmsCollection(VimFault):
     _wsdl_name = 'StorageDrsStaleHmsCollection'
     _version = 9
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -47623,7 +47621,7 @@ class StorageDrsUnableToMoveFiles(VimFault):
     _wsdl_name = 'StorageDrsUnableToMoveFiles'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -48013,7 +48011,7 @@ class StorageVMotionNotSupported(MigrationFeatureNotSupported):
     _wsdl_name = 'StorageVMotionNotSupported'
     _version = 4
 
-    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -48031,7 +48029,7 @@ class StorageVmotionIncompatible(VirtualHardwareCompatibilityIssue):
     _fields = VirtualHardwareCompatibilityIssue._fields + (('datastore', 'datastore', 'Datastore', 2, 6),)
     datastore: MoRef | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -48148,7 +48146,7 @@ class SuspendedRelocateNotSupported(MigrationFault):
     _wsdl_name = 'SuspendedRelocateNotSupported'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -48161,7 +48159,7 @@ class SwapDatastoreNotWritableOnHost(DatastoreNotWritableOnHost):
     _wsdl_name = 'SwapDatastoreNotWritableOnHost'
     _version = 1
 
-    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None, name: str | None = None) -> None:
+    def __init__(self, *, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None, name: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -48177,7 +48175,7 @@ class SwapDatastoreUnset(VimFault):
     _wsdl_name = 'SwapDatastoreUnset'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -48190,7 +48188,7 @@ class SwapPlacementOverrideNotSupported(InvalidVmConfig):
     _wsdl_name = 'SwapPlacementOverrideNotSupported'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -48204,7 +48202,7 @@ class SwitchIpUnset(DvsFault):
     _wsdl_name = 'SwitchIpUnset'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -48217,7 +48215,7 @@ class SwitchNotInUpgradeMode(DvsFault):
     _wsdl_name = 'SwitchNotInUpgradeMode'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -48232,7 +48230,7 @@ class SystemError(RuntimeFault):
     _fields = RuntimeFault._fields + (('reason', 'reason', 'string', 0, 0),)
     reason: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, reason: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, reason: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -48463,7 +48461,7 @@ class TaskInProgress(VimFault):
     _fields = VimFault._fields + (('task', 'task', 'Task', 0, 0),)
     task: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, task: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, task: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -48476,7 +48474,7 @@ class TaskInfo(DynamicData):
 
     _wsdl_name = 'TaskInfo'
     _version = 0
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 0), ('task', 'task', 'Task', 0, 0), ('description', 'description', 'LocalizableMessage', 2, 4), ('name', 'name', 'string', 2, 0), ('descriptionId', 'descriptionId', 'string', 0, 0), ('entity', 'entity', 'ManagedEntity', 2, 0), ('entityName', 'entityName', 'string', 2, 0), ('locked', 'locked', 'ManagedEntity', 3, 0), ('state', 'state', 'TaskInfoState', 0, 0), ('cancelled', 'cancelled', 'boolean', 0, 0), ('cancelable', 'cancelable', 'boolean', 0, 0), ('error', 'error', 'MethodFault', 2, 0), ('result', 'result', 'anyType', 2, 0), ('progress', 'progress', 'int', 2, 0), ('progressDetails', 'progressDetails', 'KeyAnyValue', 3, 29), ('reason', 'reason', 'TaskReason', 0, 0), ('queueTime', 'queueTime', 'dateTime', 0, 0), ('startTime', 'startTime', 'dateTime', 2, 0), ('completeTime', 'completeTime', 'dateTime', 2, 0), ('eventChainId', 'eventChainId', 'int', 0, 0), ('changeTag', 'changeTag', 'string', 2, 4), ('parentTaskKey', 'parentTaskKey', 'string', 2, 4), ('rootTaskKey', 'rootTaskKey', 'string', 2, 4), ('activationId', 'activationId', 'string', 2, 9),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 0), ('task', 'task', 'Task', 0, 0), ('description', 'description', 'LocalizableMessage', 2, 4), ('name', 'name', 'string', 2, 0), ('descriptionId', 'descriptionId', 'string', 0, 0), ('entity', 'entity', 'ManagedEntity', 2, 0), ('entityName', 'entityName', 'string', 2, 0), ('locked', 'locked', 'ManagedEntity', 3, 0), ('state', 'state', 'TaskInfoState', 0, 0), ('cancelled', 'cancelled', 'boolean', 0, 0), ('cancelable', 'cancelable', 'boolean', 0, 0), ('error', 'error', 'LocalizedMethodFault', 2, 0), ('result', 'result', 'anyType', 2, 0), ('progress', 'progress', 'int', 2, 0), ('progressDetails', 'progressDetails', 'KeyAnyValue', 3, 29), ('reason', 'reason', 'TaskReason', 0, 0), ('queueTime', 'queueTime', 'dateTime', 0, 0), ('startTime', 'startTime', 'dateTime', 2, 0), ('completeTime', 'completeTime', 'dateTime', 2, 0), ('eventChainId', 'eventChainId', 'int', 0, 0), ('changeTag', 'changeTag', 'string', 2, 4), ('parentTaskKey', 'parentTaskKey', 'string', 2, 4), ('rootTaskKey', 'rootTaskKey', 'string', 2, 4), ('activationId', 'activationId', 'string', 2, 9),)
     key: str = None  # type: ignore[assignment]
     task: MoRef = None  # type: ignore[assignment]
     description: LocalizableMessage | None = None
@@ -48488,7 +48486,7 @@ class TaskInfo(DynamicData):
     state: TaskInfoState = None  # type: ignore[assignment]
     cancelled: bool = None  # type: ignore[assignment]
     cancelable: bool = None  # type: ignore[assignment]
-    error: MethodFault | None = None
+    error: LocalizedMethodFault | None = None
     result: Any | None = None
     progress: int | None = None
     progressDetails: list[KeyAnyValue] | None = None
@@ -48502,7 +48500,7 @@ class TaskInfo(DynamicData):
     rootTaskKey: str | None = None
     activationId: str | None = None
 
-    def __init__(self, *, key: str, task: MoRef, descriptionId: str, state: TaskInfoState, cancelled: bool, cancelable: bool, reason: TaskReason, queueTime: datetime, eventChainId: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, description: LocalizableMessage | None = None, name: str | None = None, entity: MoRef | None = None, entityName: str | None = None, locked: list[MoRef] | None = None, error: MethodFault | None = None, result: Any | None = None, progress: int | None = None, progressDetails: list[KeyAnyValue] | None = None, startTime: datetime | None = None, completeTime: datetime | None = None, changeTag: str | None = None, parentTaskKey: str | None = None, rootTaskKey: str | None = None, activationId: str | None = None) -> None:
+    def __init__(self, *, key: str, task: MoRef, descriptionId: str, state: TaskInfoState, cancelled: bool, cancelable: bool, reason: TaskReason, queueTime: datetime, eventChainId: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, description: LocalizableMessage | None = None, name: str | None = None, entity: MoRef | None = None, entityName: str | None = None, locked: list[MoRef] | None = None, error: LocalizedMethodFault | None = None, result: Any | None = None, progress: int | None = None, progressDetails: list[KeyAnyValue] | None = None, startTime: datetime | None = None, completeTime: datetime | None = None, changeTag: str | None = None, parentTaskKey: str | None = None, rootTaskKey: str | None = None, activationId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -48874,10 +48872,10 @@ class TemplateUpgradeFailedEvent(TemplateUpgradeEvent):
 
     _wsdl_name = 'TemplateUpgradeFailedEvent'
     _version = 0
-    _fields = TemplateUpgradeEvent._fields + (('reason', 'reason', 'MethodFault', 0, 0),)
-    reason: MethodFault = None  # type: ignore[assignment]
+    _fields = TemplateUpgradeEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, legacyTemplate: str, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, legacyTemplate: str, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -48951,7 +48949,7 @@ class ThirdPartyLicenseAssignmentFailed(RuntimeFault):
     module: str = None  # type: ignore[assignment]
     reason: str | None = None
 
-    def __init__(self, *, host: MoRef, module: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, host: MoRef, module: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49008,7 +49006,7 @@ class TooManyConcurrentNativeClones(FileFault):
     _wsdl_name = 'TooManyConcurrentNativeClones'
     _version = 6
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49022,7 +49020,7 @@ class TooManyConsecutiveOverrides(VimFault):
     _wsdl_name = 'TooManyConsecutiveOverrides'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49035,7 +49033,7 @@ class TooManyDevices(InvalidVmConfig):
     _wsdl_name = 'TooManyDevices'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49052,7 +49050,7 @@ class TooManyDisksOnLegacyHost(MigrationFault):
     diskCount: int = None  # type: ignore[assignment]
     timeoutDanger: bool = None  # type: ignore[assignment]
 
-    def __init__(self, *, diskCount: int, timeoutDanger: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, diskCount: int, timeoutDanger: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49067,7 +49065,7 @@ class TooManyGuestLogons(GuestOperationsFault):
     _wsdl_name = 'TooManyGuestLogons'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49080,7 +49078,7 @@ class TooManyHosts(HostConnectFault):
     _wsdl_name = 'TooManyHosts'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49093,7 +49091,7 @@ class TooManyNativeCloneLevels(FileFault):
     _wsdl_name = 'TooManyNativeCloneLevels'
     _version = 6
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49107,7 +49105,7 @@ class TooManyNativeClonesOnFile(FileFault):
     _wsdl_name = 'TooManyNativeClonesOnFile'
     _version = 6
 
-    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, file: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49121,7 +49119,7 @@ class TooManySnapshotLevels(SnapshotFault):
     _wsdl_name = 'TooManySnapshotLevels'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49134,7 +49132,7 @@ class VmToolsUpgradeFault(VimFault):
     _wsdl_name = 'VmToolsUpgradeFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49147,7 +49145,7 @@ class ToolsAlreadyUpgraded(VmToolsUpgradeFault):
     _wsdl_name = 'ToolsAlreadyUpgraded'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49160,7 +49158,7 @@ class ToolsAutoUpgradeNotSupported(VmToolsUpgradeFault):
     _wsdl_name = 'ToolsAutoUpgradeNotSupported'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49210,11 +49208,11 @@ class ToolsConfigInfoToolsLastInstallInfo(DynamicData):
 
     _wsdl_name = 'ToolsConfigInfoToolsLastInstallInfo'
     _version = 6
-    _fields = DynamicData._fields + (('counter', 'counter', 'int', 0, 6), ('fault', 'fault', 'MethodFault', 2, 6),)
+    _fields = DynamicData._fields + (('counter', 'counter', 'int', 0, 6), ('fault', 'fault', 'LocalizedMethodFault', 2, 6),)
     counter: int = None  # type: ignore[assignment]
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, counter: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, counter: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.counter = counter
@@ -49227,7 +49225,7 @@ class ToolsImageCopyFailed(VmToolsUpgradeFault):
     _wsdl_name = 'ToolsImageCopyFailed'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49240,7 +49238,7 @@ class ToolsImageNotAvailable(VmToolsUpgradeFault):
     _wsdl_name = 'ToolsImageNotAvailable'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49253,7 +49251,7 @@ class ToolsImageSignatureCheckFailed(VmToolsUpgradeFault):
     _wsdl_name = 'ToolsImageSignatureCheckFailed'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49266,7 +49264,7 @@ class ToolsInstallationInProgress(MigrationFault):
     _wsdl_name = 'ToolsInstallationInProgress'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49279,7 +49277,7 @@ class ToolsUnavailable(VimFault):
     _wsdl_name = 'ToolsUnavailable'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49292,7 +49290,7 @@ class ToolsUpgradeCancelled(VmToolsUpgradeFault):
     _wsdl_name = 'ToolsUpgradeCancelled'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49375,7 +49373,7 @@ class UnSupportedDatastoreForVFlash(UnsupportedDatastore):
     datastoreName: str = None  # type: ignore[assignment]
     type: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, datastoreName: str, type: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None) -> None:
+    def __init__(self, *, datastoreName: str, type: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, datastore: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49391,7 +49389,7 @@ class UncommittedUndoableDisk(MigrationFault):
     _wsdl_name = 'UncommittedUndoableDisk'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49404,7 +49402,7 @@ class UnconfiguredPropertyValue(InvalidPropertyValue):
     _wsdl_name = 'UnconfiguredPropertyValue'
     _version = 4
 
-    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, id: str, category: str, label: str, type: str, value: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49424,7 +49422,7 @@ class UncustomizableGuest(CustomizationFault):
     _fields = CustomizationFault._fields + (('uncustomizableGuestOS', 'uncustomizableGuestOS', 'string', 0, 0),)
     uncustomizableGuestOS: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, uncustomizableGuestOS: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, uncustomizableGuestOS: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49438,7 +49436,7 @@ class UnexpectedCustomizationFault(CustomizationFault):
     _wsdl_name = 'UnexpectedCustomizationFault'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49450,11 +49448,11 @@ class UnexpectedFault(RuntimeFault):
 
     _wsdl_name = 'UnexpectedFault'
     _version = 0
-    _fields = RuntimeFault._fields + (('faultName', 'faultName', 'string', 0, 0), ('fault', 'fault', 'MethodFault', 2, 0),)
+    _fields = RuntimeFault._fields + (('faultName', 'faultName', 'string', 0, 0), ('fault', 'fault', 'LocalizedMethodFault', 2, 0),)
     faultName: str = None  # type: ignore[assignment]
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, faultName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, faultName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49531,7 +49529,7 @@ class UnrecognizedHost(VimFault):
     _fields = VimFault._fields + (('hostName', 'hostName', 'string', 0, 1),)
     hostName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49545,7 +49543,7 @@ class UnsharedSwapVMotionNotSupported(MigrationFeatureNotSupported):
     _wsdl_name = 'UnsharedSwapVMotionNotSupported'
     _version = 1
 
-    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49563,7 +49561,7 @@ class UnsupportedGuest(InvalidVmConfig):
     _fields = InvalidVmConfig._fields + (('unsupportedGuestOS', 'unsupportedGuestOS', 'string', 0, 0),)
     unsupportedGuestOS: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, unsupportedGuestOS: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
+    def __init__(self, *, unsupportedGuestOS: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49580,7 +49578,7 @@ class UnsupportedVimApiVersion(VimFault):
     _fields = VimFault._fields + (('version', 'version', 'string', 2, 4),)
     version: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, version: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, version: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49594,7 +49592,7 @@ class UnsupportedVmxLocation(VmConfigFault):
     _wsdl_name = 'UnsupportedVmxLocation'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49618,7 +49616,7 @@ class UnusedVirtualDiskBlocksNotScrubbed(DeviceBackingNotSupported):
     _wsdl_name = 'UnusedVirtualDiskBlocksNotScrubbed'
     _version = 4
 
-    def __init__(self, *, device: str, backing: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -49665,11 +49663,11 @@ class UpdateVirtualMachineFilesResultFailedVmFileInfo(DynamicData):
 
     _wsdl_name = 'UpdateVirtualMachineFilesResultFailedVmFileInfo'
     _version = 5
-    _fields = DynamicData._fields + (('vmFile', 'vmFile', 'string', 0, 5), ('fault', 'fault', 'MethodFault', 0, 5),)
+    _fields = DynamicData._fields + (('vmFile', 'vmFile', 'string', 0, 5), ('fault', 'fault', 'LocalizedMethodFault', 0, 5),)
     vmFile: str = None  # type: ignore[assignment]
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmFile: str, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
+    def __init__(self, *, vmFile: str, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.vmFile = vmFile
@@ -50025,7 +50023,7 @@ class UserNotFound(VimFault):
     principal: str = None  # type: ignore[assignment]
     unresolved: bool = None  # type: ignore[assignment]
 
-    def __init__(self, *, principal: str, unresolved: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, principal: str, unresolved: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50502,7 +50500,7 @@ class VAppNotRunning(VmConfigFault):
     _wsdl_name = 'VAppNotRunning'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50515,7 +50513,7 @@ class VAppOperationInProgress(RuntimeFault):
     _wsdl_name = 'VAppOperationInProgress'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50666,7 +50664,7 @@ class VAppTaskInProgress(TaskInProgress):
     _wsdl_name = 'VAppTaskInProgress'
     _version = 4
 
-    def __init__(self, *, task: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, task: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50680,7 +50678,7 @@ class VFlashCacheHotConfigNotSupported(VmConfigFault):
     _wsdl_name = 'VFlashCacheHotConfigNotSupported'
     _version = 9
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50698,7 +50696,7 @@ class VFlashModuleNotSupported(VmConfigFault):
     reason: str = None  # type: ignore[assignment]
     hostName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmName: str, moduleName: str, reason: str, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vmName: str, moduleName: str, reason: str, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50720,7 +50718,7 @@ class VFlashModuleVersionIncompatible(VimFault):
     hostMinSupportedVerson: str = None  # type: ignore[assignment]
     hostModuleVersion: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, moduleName: str, vmRequestModuleVersion: str, hostMinSupportedVerson: str, hostModuleVersion: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, moduleName: str, vmRequestModuleVersion: str, hostMinSupportedVerson: str, hostModuleVersion: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50826,7 +50824,7 @@ class VMINotSupported(DeviceNotSupported):
     _wsdl_name = 'VMINotSupported'
     _version = 1
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50841,7 +50839,7 @@ class VMOnConflictDVPort(CannotAccessNetwork):
     _wsdl_name = 'VMOnConflictDVPort'
     _version = 4
 
-    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, network: MoRef | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, network: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50858,7 +50856,7 @@ class VMOnVirtualIntranet(CannotAccessNetwork):
     _wsdl_name = 'VMOnVirtualIntranet'
     _version = 0
 
-    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, network: MoRef | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, connected: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, network: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50875,7 +50873,7 @@ class VMotionAcrossNetworkNotSupported(MigrationFeatureNotSupported):
     _wsdl_name = 'VMotionAcrossNetworkNotSupported'
     _version = 8
 
-    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, atSourceHost: bool, failedHostName: str, failedHost: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50895,7 +50893,7 @@ class VMotionInterfaceIssue(MigrationFault):
     failedHost: str = None  # type: ignore[assignment]
     failedHostEntity: MoRef | None = None
 
-    def __init__(self, *, atSourceHost: bool, failedHost: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, failedHostEntity: MoRef | None = None) -> None:
+    def __init__(self, *, atSourceHost: bool, failedHost: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, failedHostEntity: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50939,7 +50937,7 @@ class VMotionLinkCapacityLow(VMotionInterfaceIssue):
     _fields = VMotionInterfaceIssue._fields + (('network', 'network', 'string', 0, 0),)
     network: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, atSourceHost: bool, failedHost: str, network: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, failedHostEntity: MoRef | None = None) -> None:
+    def __init__(self, *, atSourceHost: bool, failedHost: str, network: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, failedHostEntity: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50958,7 +50956,7 @@ class VMotionLinkDown(VMotionInterfaceIssue):
     _fields = VMotionInterfaceIssue._fields + (('network', 'network', 'string', 0, 0),)
     network: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, atSourceHost: bool, failedHost: str, network: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, failedHostEntity: MoRef | None = None) -> None:
+    def __init__(self, *, atSourceHost: bool, failedHost: str, network: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, failedHostEntity: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50975,7 +50973,7 @@ class VMotionNotConfigured(VMotionInterfaceIssue):
     _wsdl_name = 'VMotionNotConfigured'
     _version = 0
 
-    def __init__(self, *, atSourceHost: bool, failedHost: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, failedHostEntity: MoRef | None = None) -> None:
+    def __init__(self, *, atSourceHost: bool, failedHost: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, failedHostEntity: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -50991,7 +50989,7 @@ class VMotionNotLicensed(VMotionInterfaceIssue):
     _wsdl_name = 'VMotionNotLicensed'
     _version = 0
 
-    def __init__(self, *, atSourceHost: bool, failedHost: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, failedHostEntity: MoRef | None = None) -> None:
+    def __init__(self, *, atSourceHost: bool, failedHost: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, failedHostEntity: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -51007,7 +51005,7 @@ class VMotionNotSupported(VMotionInterfaceIssue):
     _wsdl_name = 'VMotionNotSupported'
     _version = 0
 
-    def __init__(self, *, atSourceHost: bool, failedHost: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, failedHostEntity: MoRef | None = None) -> None:
+    def __init__(self, *, atSourceHost: bool, failedHost: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, failedHostEntity: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -51023,7 +51021,7 @@ class VMotionProtocolIncompatible(MigrationFault):
     _wsdl_name = 'VMotionProtocolIncompatible'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -51760,12 +51758,12 @@ class VStorageObjectAssociations(DynamicData):
 
     _wsdl_name = 'VStorageObjectAssociations'
     _version = 11
-    _fields = DynamicData._fields + (('id', 'id', 'ID', 0, 11), ('vmDiskAssociations', 'vmDiskAssociations', 'VStorageObjectAssociationsVmDiskAssociations', 3, 11), ('fault', 'fault', 'MethodFault', 2, 11),)
+    _fields = DynamicData._fields + (('id', 'id', 'ID', 0, 11), ('vmDiskAssociations', 'vmDiskAssociations', 'VStorageObjectAssociationsVmDiskAssociations', 3, 11), ('fault', 'fault', 'LocalizedMethodFault', 2, 11),)
     id: ID = None  # type: ignore[assignment]
     vmDiskAssociations: list[VStorageObjectAssociationsVmDiskAssociations] | None = None
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, id: ID, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, vmDiskAssociations: list[VStorageObjectAssociationsVmDiskAssociations] | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, id: ID, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, vmDiskAssociations: list[VStorageObjectAssociationsVmDiskAssociations] | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.id = id
@@ -51794,12 +51792,12 @@ class VStorageObjectAttachResult(DynamicData):
 
     _wsdl_name = 'VStorageObjectAttachResult'
     _version = 34
-    _fields = DynamicData._fields + (('volumeId', 'volumeId', 'ID', 0, 34), ('diskUUID', 'diskUUID', 'string', 2, 34), ('fault', 'fault', 'MethodFault', 2, 34),)
+    _fields = DynamicData._fields + (('volumeId', 'volumeId', 'ID', 0, 34), ('diskUUID', 'diskUUID', 'string', 2, 34), ('fault', 'fault', 'LocalizedMethodFault', 2, 34),)
     volumeId: ID = None  # type: ignore[assignment]
     diskUUID: str | None = None
-    fault: MethodFault | None = None
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, volumeId: ID, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, diskUUID: str | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, volumeId: ID, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, diskUUID: str | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.volumeId = volumeId
@@ -52069,12 +52067,12 @@ class VVolVmConfigFileUpdateResultFailedVmConfigFileInfo(DynamicData):
 
     _wsdl_name = 'VVolVmConfigFileUpdateResultFailedVmConfigFileInfo'
     _version = 10
-    _fields = DynamicData._fields + (('targetConfigVVolId', 'targetConfigVVolId', 'string', 0, 10), ('dsPath', 'dsPath', 'string', 2, 17), ('fault', 'fault', 'MethodFault', 0, 10),)
+    _fields = DynamicData._fields + (('targetConfigVVolId', 'targetConfigVVolId', 'string', 0, 10), ('dsPath', 'dsPath', 'string', 2, 17), ('fault', 'fault', 'LocalizedMethodFault', 0, 10),)
     targetConfigVVolId: str = None  # type: ignore[assignment]
     dsPath: str | None = None
-    fault: MethodFault = None  # type: ignore[assignment]
+    fault: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, targetConfigVVolId: str, fault: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, dsPath: str | None = None) -> None:
+    def __init__(self, *, targetConfigVVolId: str, fault: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, dsPath: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.targetConfigVVolId = targetConfigVVolId
@@ -53240,7 +53238,7 @@ class VirtualDiskBlocksNotFullyProvisioned(DeviceBackingNotSupported):
     _wsdl_name = 'VirtualDiskBlocksNotFullyProvisioned'
     _version = 4
 
-    def __init__(self, *, device: str, backing: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, backing: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -53486,7 +53484,7 @@ class VirtualDiskModeNotSupported(DeviceNotSupported):
     _fields = DeviceNotSupported._fields + (('mode', 'mode', 'string', 0, 5),)
     mode: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, mode: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, mode: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -54255,7 +54253,7 @@ class VirtualEthernetCardNotSupported(DeviceNotSupported):
     _wsdl_name = 'VirtualEthernetCardNotSupported'
     _version = 1
 
-    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
+    def __init__(self, *, device: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -54539,7 +54537,7 @@ class VirtualHardwareVersionNotSupported(VirtualHardwareCompatibilityIssue):
     hostName: str = None  # type: ignore[assignment]
     host: MoRef = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostName: str, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, hostName: str, host: MoRef, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -56519,11 +56517,11 @@ class VirtualMachineMetadataManagerVmMetadataResult(DynamicData):
 
     _wsdl_name = 'VirtualMachineMetadataManagerVmMetadataResult'
     _version = 8
-    _fields = DynamicData._fields + (('vmMetadata', 'vmMetadata', 'VirtualMachineMetadataManagerVmMetadata', 0, 8), ('error', 'error', 'MethodFault', 2, 8),)
+    _fields = DynamicData._fields + (('vmMetadata', 'vmMetadata', 'VirtualMachineMetadataManagerVmMetadata', 0, 8), ('error', 'error', 'LocalizedMethodFault', 2, 8),)
     vmMetadata: VirtualMachineMetadataManagerVmMetadata = None  # type: ignore[assignment]
-    error: MethodFault | None = None
+    error: LocalizedMethodFault | None = None
 
-    def __init__(self, *, vmMetadata: VirtualMachineMetadataManagerVmMetadata, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, error: MethodFault | None = None) -> None:
+    def __init__(self, *, vmMetadata: VirtualMachineMetadataManagerVmMetadata, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, error: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.vmMetadata = vmMetadata
@@ -60024,7 +60022,7 @@ class VmAlreadyExistsInDatacenter(InvalidFolder):
     hostname: str = None  # type: ignore[assignment]
     vm: list[MoRef] = None  # type: ignore[assignment]
 
-    def __init__(self, *, target: MoRef, host: MoRef, hostname: str, vm: list[MoRef], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, target: MoRef, host: MoRef, hostname: str, vm: list[MoRef], dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -60354,13 +60352,13 @@ class VmCloneFailedEvent(VmCloneEvent):
 
     _wsdl_name = 'VmCloneFailedEvent'
     _version = 0
-    _fields = VmCloneEvent._fields + (('destFolder', 'destFolder', 'FolderEventArgument', 0, 0), ('destName', 'destName', 'string', 0, 0), ('destHost', 'destHost', 'HostEventArgument', 0, 0), ('reason', 'reason', 'MethodFault', 0, 0),)
+    _fields = VmCloneEvent._fields + (('destFolder', 'destFolder', 'FolderEventArgument', 0, 0), ('destName', 'destName', 'string', 0, 0), ('destHost', 'destHost', 'HostEventArgument', 0, 0), ('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
     destFolder: FolderEventArgument = None  # type: ignore[assignment]
     destName: str = None  # type: ignore[assignment]
     destHost: HostEventArgument = None  # type: ignore[assignment]
-    reason: MethodFault = None  # type: ignore[assignment]
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, destFolder: FolderEventArgument, destName: str, destHost: HostEventArgument, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, destFolder: FolderEventArgument, destName: str, destHost: HostEventArgument, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -60466,10 +60464,10 @@ class VmConfigIncompatibleForFaultTolerance(VmConfigFault):
 
     _wsdl_name = 'VmConfigIncompatibleForFaultTolerance'
     _version = 4
-    _fields = VmConfigFault._fields + (('fault', 'fault', 'MethodFault', 2, 4),)
-    fault: MethodFault | None = None
+    _fields = VmConfigFault._fields + (('fault', 'fault', 'LocalizedMethodFault', 2, 4),)
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -60482,10 +60480,10 @@ class VmConfigIncompatibleForRecordReplay(VmConfigFault):
 
     _wsdl_name = 'VmConfigIncompatibleForRecordReplay'
     _version = 4
-    _fields = VmConfigFault._fields + (('fault', 'fault', 'MethodFault', 2, 4),)
-    fault: MethodFault | None = None
+    _fields = VmConfigFault._fields + (('fault', 'fault', 'LocalizedMethodFault', 2, 4),)
+    fault: LocalizedMethodFault | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, fault: MethodFault | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, fault: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -60748,11 +60746,11 @@ class VmDeployFailedEvent(VmEvent):
 
     _wsdl_name = 'VmDeployFailedEvent'
     _version = 0
-    _fields = VmEvent._fields + (('destDatastore', 'destDatastore', 'EntityEventArgument', 0, 0), ('reason', 'reason', 'MethodFault', 0, 0),)
+    _fields = VmEvent._fields + (('destDatastore', 'destDatastore', 'EntityEventArgument', 0, 0), ('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
     destDatastore: EntityEventArgument = None  # type: ignore[assignment]
-    reason: MethodFault = None  # type: ignore[assignment]
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, destDatastore: EntityEventArgument, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, destDatastore: EntityEventArgument, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -60864,11 +60862,11 @@ class VmDiskFailedEvent(VmEvent):
 
     _wsdl_name = 'VmDiskFailedEvent'
     _version = 0
-    _fields = VmEvent._fields + (('disk', 'disk', 'string', 0, 0), ('reason', 'reason', 'MethodFault', 0, 0),)
+    _fields = VmEvent._fields + (('disk', 'disk', 'string', 0, 0), ('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
     disk: str = None  # type: ignore[assignment]
-    reason: MethodFault = None  # type: ignore[assignment]
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, disk: str, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, disk: str, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -61105,13 +61103,13 @@ class VmFailedMigrateEvent(VmEvent):
 
     _wsdl_name = 'VmFailedMigrateEvent'
     _version = 0
-    _fields = VmEvent._fields + (('destHost', 'destHost', 'HostEventArgument', 0, 0), ('reason', 'reason', 'MethodFault', 0, 0), ('destDatacenter', 'destDatacenter', 'DatacenterEventArgument', 2, 6), ('destDatastore', 'destDatastore', 'DatastoreEventArgument', 2, 6),)
+    _fields = VmEvent._fields + (('destHost', 'destHost', 'HostEventArgument', 0, 0), ('reason', 'reason', 'LocalizedMethodFault', 0, 0), ('destDatacenter', 'destDatacenter', 'DatacenterEventArgument', 2, 6), ('destDatastore', 'destDatastore', 'DatastoreEventArgument', 2, 6),)
     destHost: HostEventArgument = None  # type: ignore[assignment]
-    reason: MethodFault = None  # type: ignore[assignment]
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
     destDatacenter: DatacenterEventArgument | None = None
     destDatastore: DatastoreEventArgument | None = None
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, destHost: HostEventArgument, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None, destDatacenter: DatacenterEventArgument | None = None, destDatastore: DatastoreEventArgument | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, destHost: HostEventArgument, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None, destDatacenter: DatacenterEventArgument | None = None, destDatastore: DatastoreEventArgument | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -61141,10 +61139,10 @@ class VmFailedRelayoutEvent(VmEvent):
 
     _wsdl_name = 'VmFailedRelayoutEvent'
     _version = 0
-    _fields = VmEvent._fields + (('reason', 'reason', 'MethodFault', 0, 0),)
-    reason: MethodFault = None  # type: ignore[assignment]
+    _fields = VmEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -61228,10 +61226,10 @@ class VmFailedToPowerOffEvent(VmEvent):
 
     _wsdl_name = 'VmFailedToPowerOffEvent'
     _version = 0
-    _fields = VmEvent._fields + (('reason', 'reason', 'MethodFault', 0, 0),)
-    reason: MethodFault = None  # type: ignore[assignment]
+    _fields = VmEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -61258,10 +61256,10 @@ class VmFailedToPowerOnEvent(VmEvent):
 
     _wsdl_name = 'VmFailedToPowerOnEvent'
     _version = 0
-    _fields = VmEvent._fields + (('reason', 'reason', 'MethodFault', 0, 0),)
-    reason: MethodFault = None  # type: ignore[assignment]
+    _fields = VmEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -61288,10 +61286,10 @@ class VmFailedToRebootGuestEvent(VmEvent):
 
     _wsdl_name = 'VmFailedToRebootGuestEvent'
     _version = 0
-    _fields = VmEvent._fields + (('reason', 'reason', 'MethodFault', 0, 0),)
-    reason: MethodFault = None  # type: ignore[assignment]
+    _fields = VmEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -61318,10 +61316,10 @@ class VmFailedToResetEvent(VmEvent):
 
     _wsdl_name = 'VmFailedToResetEvent'
     _version = 0
-    _fields = VmEvent._fields + (('reason', 'reason', 'MethodFault', 0, 0),)
-    reason: MethodFault = None  # type: ignore[assignment]
+    _fields = VmEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -61348,10 +61346,10 @@ class VmFailedToShutdownGuestEvent(VmEvent):
 
     _wsdl_name = 'VmFailedToShutdownGuestEvent'
     _version = 0
-    _fields = VmEvent._fields + (('reason', 'reason', 'MethodFault', 0, 0),)
-    reason: MethodFault = None  # type: ignore[assignment]
+    _fields = VmEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -61378,10 +61376,10 @@ class VmFailedToStandbyGuestEvent(VmEvent):
 
     _wsdl_name = 'VmFailedToStandbyGuestEvent'
     _version = 0
-    _fields = VmEvent._fields + (('reason', 'reason', 'MethodFault', 0, 0),)
-    reason: MethodFault = None  # type: ignore[assignment]
+    _fields = VmEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -61408,10 +61406,10 @@ class VmFailedToSuspendEvent(VmEvent):
 
     _wsdl_name = 'VmFailedToSuspendEvent'
     _version = 0
-    _fields = VmEvent._fields + (('reason', 'reason', 'MethodFault', 0, 0),)
-    reason: MethodFault = None  # type: ignore[assignment]
+    _fields = VmEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 0, 0),)
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -61465,10 +61463,10 @@ class VmFailoverFailed(VmEvent):
 
     _wsdl_name = 'VmFailoverFailed'
     _version = 0
-    _fields = VmEvent._fields + (('reason', 'reason', 'MethodFault', 2, 5),)
-    reason: MethodFault | None = None
+    _fields = VmEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 2, 5),)
+    reason: LocalizedMethodFault | None = None
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None, reason: MethodFault | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None, reason: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -61500,7 +61498,7 @@ class VmFaultToleranceConfigIssue(VmFaultToleranceIssue):
     entityName: str | None = None
     entity: MoRef | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None, entityName: str | None = None, entity: MoRef | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, reason: str | None = None, entityName: str | None = None, entity: MoRef | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -61515,12 +61513,12 @@ class VmFaultToleranceConfigIssueWrapper(VmFaultToleranceIssue):
 
     _wsdl_name = 'VmFaultToleranceConfigIssueWrapper'
     _version = 5
-    _fields = VmFaultToleranceIssue._fields + (('entityName', 'entityName', 'string', 2, 5), ('entity', 'entity', 'ManagedEntity', 2, 5), ('error', 'error', 'MethodFault', 2, 5),)
+    _fields = VmFaultToleranceIssue._fields + (('entityName', 'entityName', 'string', 2, 5), ('entity', 'entity', 'ManagedEntity', 2, 5), ('error', 'error', 'LocalizedMethodFault', 2, 5),)
     entityName: str | None = None
     entity: MoRef | None = None
-    error: MethodFault | None = None
+    error: LocalizedMethodFault | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, entityName: str | None = None, entity: MoRef | None = None, error: MethodFault | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, entityName: str | None = None, entity: MoRef | None = None, error: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -61539,7 +61537,7 @@ class VmFaultToleranceInvalidFileBacking(VmFaultToleranceIssue):
     backingType: str | None = None
     backingFilename: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, backingType: str | None = None, backingFilename: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, backingType: str | None = None, backingFilename: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -61553,11 +61551,11 @@ class VmFaultToleranceOpIssuesList(VmFaultToleranceIssue):
 
     _wsdl_name = 'VmFaultToleranceOpIssuesList'
     _version = 4
-    _fields = VmFaultToleranceIssue._fields + (('errors', 'errors', 'MethodFault', 3, 4), ('warnings', 'warnings', 'MethodFault', 3, 4),)
-    errors: list[MethodFault] | None = None
-    warnings: list[MethodFault] | None = None
+    _fields = VmFaultToleranceIssue._fields + (('errors', 'errors', 'LocalizedMethodFault', 3, 4), ('warnings', 'warnings', 'LocalizedMethodFault', 3, 4),)
+    errors: list[LocalizedMethodFault] | None = None
+    warnings: list[LocalizedMethodFault] | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errors: list[MethodFault] | None = None, warnings: list[MethodFault] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, errors: list[LocalizedMethodFault] | None = None, warnings: list[LocalizedMethodFault] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -61607,7 +61605,7 @@ class VmFaultToleranceTooManyFtVcpusOnHost(InsufficientResourcesFault):
     hostName: str | None = None
     maxNumFtVcpus: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, maxNumFtVcpus: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None) -> None:
+    def __init__(self, *, maxNumFtVcpus: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -61625,7 +61623,7 @@ class VmFaultToleranceTooManyVMsOnHost(InsufficientResourcesFault):
     hostName: str | None = None
     maxNumFtVms: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, maxNumFtVms: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None) -> None:
+    def __init__(self, *, maxNumFtVms: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -61839,7 +61837,7 @@ class VmHostAffinityRuleViolation(VmConfigFault):
     vmName: str = None  # type: ignore[assignment]
     hostName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vmName: str, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vmName: str, hostName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -61950,7 +61948,7 @@ class VmLimitLicense(NotEnoughLicenses):
     _fields = NotEnoughLicenses._fields + (('limit', 'limit', 'int', 0, 0),)
     limit: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, limit: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, limit: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -62239,7 +62237,7 @@ class VmMetadataManagerFault(VimFault):
     _wsdl_name = 'VmMetadataManagerFault'
     _version = 8
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -62252,7 +62250,7 @@ class VmMonitorIncompatibleForFaultTolerance(VimFault):
     _wsdl_name = 'VmMonitorIncompatibleForFaultTolerance'
     _version = 5
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -62491,7 +62489,7 @@ class VmPowerOnDisabled(InvalidState):
     _wsdl_name = 'VmPowerOnDisabled'
     _version = 4
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -62736,13 +62734,13 @@ class VmRelocateFailedEvent(VmRelocateSpecEvent):
 
     _wsdl_name = 'VmRelocateFailedEvent'
     _version = 0
-    _fields = VmRelocateSpecEvent._fields + (('destHost', 'destHost', 'HostEventArgument', 0, 0), ('reason', 'reason', 'MethodFault', 0, 0), ('destDatacenter', 'destDatacenter', 'DatacenterEventArgument', 2, 6), ('destDatastore', 'destDatastore', 'DatastoreEventArgument', 2, 6),)
+    _fields = VmRelocateSpecEvent._fields + (('destHost', 'destHost', 'HostEventArgument', 0, 0), ('reason', 'reason', 'LocalizedMethodFault', 0, 0), ('destDatacenter', 'destDatacenter', 'DatacenterEventArgument', 2, 6), ('destDatastore', 'destDatastore', 'DatastoreEventArgument', 2, 6),)
     destHost: HostEventArgument = None  # type: ignore[assignment]
-    reason: MethodFault = None  # type: ignore[assignment]
+    reason: LocalizedMethodFault = None  # type: ignore[assignment]
     destDatacenter: DatacenterEventArgument | None = None
     destDatastore: DatastoreEventArgument | None = None
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, destHost: HostEventArgument, reason: MethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None, destDatacenter: DatacenterEventArgument | None = None, destDatastore: DatastoreEventArgument | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, destHost: HostEventArgument, reason: LocalizedMethodFault, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None, destDatacenter: DatacenterEventArgument | None = None, destDatastore: DatastoreEventArgument | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -63119,10 +63117,10 @@ class VmSecondaryDisabledBySystemEvent(VmEvent):
 
     _wsdl_name = 'VmSecondaryDisabledBySystemEvent'
     _version = 4
-    _fields = VmEvent._fields + (('reason', 'reason', 'MethodFault', 2, 4),)
-    reason: MethodFault | None = None
+    _fields = VmEvent._fields + (('reason', 'reason', 'LocalizedMethodFault', 2, 4),)
+    reason: LocalizedMethodFault | None = None
 
-    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None, reason: MethodFault | None = None) -> None:
+    def __init__(self, *, key: int, chainId: int, createdTime: datetime, userName: str, template: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, datacenter: DatacenterEventArgument | None = None, computeResource: ComputeResourceEventArgument | None = None, host: HostEventArgument | None = None, vm: VmEventArgument | None = None, ds: DatastoreEventArgument | None = None, net: NetworkEventArgument | None = None, dvs: DvsEventArgument | None = None, tgw: TgwEventArgument | None = None, fullFormattedMessage: str | None = None, changeTag: str | None = None, auditId: str | None = None, reason: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -63266,7 +63264,7 @@ class VmSmpFaultToleranceTooManyVMsOnHost(InsufficientResourcesFault):
     hostName: str | None = None
     maxNumSmpFtVms: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, maxNumSmpFtVms: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None) -> None:
+    def __init__(self, *, maxNumSmpFtVms: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, hostName: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -63794,7 +63792,7 @@ class VmValidateMaxDevice(VimFault):
     max: int = None  # type: ignore[assignment]
     count: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, device: str, max: int, count: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, device: str, max: int, count: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -63981,7 +63979,7 @@ class VmWwnConflict(InvalidVmConfig):
     name: str | None = None
     wwn: int | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None, vm: MoRef | None = None, host: MoRef | None = None, name: str | None = None, wwn: int | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, property: str | None = None, vm: MoRef | None = None, host: MoRef | None = None, name: str | None = None, wwn: int | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -64035,7 +64033,7 @@ class VmfsMountFault(HostConfigFault):
     _fields = HostConfigFault._fields + (('uuid', 'uuid', 'string', 0, 4),)
     uuid: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, uuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, uuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -64049,7 +64047,7 @@ class VmfsAlreadyMounted(VmfsMountFault):
     _wsdl_name = 'VmfsAlreadyMounted'
     _version = 4
 
-    def __init__(self, *, uuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, uuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -64063,7 +64061,7 @@ class VmfsAmbiguousMount(VmfsMountFault):
     _wsdl_name = 'VmfsAmbiguousMount'
     _version = 4
 
-    def __init__(self, *, uuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, uuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -64298,7 +64296,7 @@ class VmotionInterfaceNotEnabled(HostPowerOpFailed):
     _wsdl_name = 'VmotionInterfaceNotEnabled'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -64471,7 +64469,7 @@ class VolumeEditorError(CustomizationFault):
     _wsdl_name = 'VolumeEditorError'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -64486,7 +64484,7 @@ class VramLimitLicense(NotEnoughLicenses):
     _fields = NotEnoughLicenses._fields + (('limit', 'limit', 'int', 0, 6),)
     limit: int = None  # type: ignore[assignment]
 
-    def __init__(self, *, limit: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, limit: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -64569,7 +64567,7 @@ class VsanClusterUuidMismatch(CannotMoveVsanEnabledHost):
     hostClusterUuid: str = None  # type: ignore[assignment]
     destinationClusterUuid: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, hostClusterUuid: str, destinationClusterUuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, hostClusterUuid: str, destinationClusterUuid: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -64789,12 +64787,12 @@ class VsanHostDiskMapResult(DynamicData):
 
     _wsdl_name = 'VsanHostDiskMapResult'
     _version = 8
-    _fields = DynamicData._fields + (('mapping', 'mapping', 'VsanHostDiskMapping', 0, 8), ('diskResult', 'diskResult', 'VsanHostDiskResult', 3, 8), ('error', 'error', 'MethodFault', 2, 8),)
+    _fields = DynamicData._fields + (('mapping', 'mapping', 'VsanHostDiskMapping', 0, 8), ('diskResult', 'diskResult', 'VsanHostDiskResult', 3, 8), ('error', 'error', 'LocalizedMethodFault', 2, 8),)
     mapping: VsanHostDiskMapping = None  # type: ignore[assignment]
     diskResult: list[VsanHostDiskResult] | None = None
-    error: MethodFault | None = None
+    error: LocalizedMethodFault | None = None
 
-    def __init__(self, *, mapping: VsanHostDiskMapping, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, diskResult: list[VsanHostDiskResult] | None = None, error: MethodFault | None = None) -> None:
+    def __init__(self, *, mapping: VsanHostDiskMapping, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, diskResult: list[VsanHostDiskResult] | None = None, error: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.mapping = mapping
@@ -64823,14 +64821,14 @@ class VsanHostDiskResult(DynamicData):
 
     _wsdl_name = 'VsanHostDiskResult'
     _version = 8
-    _fields = DynamicData._fields + (('disk', 'disk', 'HostScsiDisk', 0, 8), ('state', 'state', 'string', 0, 8), ('vsanUuid', 'vsanUuid', 'string', 2, 8), ('error', 'error', 'MethodFault', 2, 8), ('degraded', 'degraded', 'boolean', 2, 9),)
+    _fields = DynamicData._fields + (('disk', 'disk', 'HostScsiDisk', 0, 8), ('state', 'state', 'string', 0, 8), ('vsanUuid', 'vsanUuid', 'string', 2, 8), ('error', 'error', 'LocalizedMethodFault', 2, 8), ('degraded', 'degraded', 'boolean', 2, 9),)
     disk: HostScsiDisk = None  # type: ignore[assignment]
     state: str = None  # type: ignore[assignment]
     vsanUuid: str | None = None
-    error: MethodFault | None = None
+    error: LocalizedMethodFault | None = None
     degraded: bool | None = None
 
-    def __init__(self, *, disk: HostScsiDisk, state: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, vsanUuid: str | None = None, error: MethodFault | None = None, degraded: bool | None = None) -> None:
+    def __init__(self, *, disk: HostScsiDisk, state: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, vsanUuid: str | None = None, error: LocalizedMethodFault | None = None, degraded: bool | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.disk = disk
@@ -64942,7 +64940,7 @@ class VsanIncompatibleDiskMapping(VsanDiskFault):
     _wsdl_name = 'VsanIncompatibleDiskMapping'
     _version = 9
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None, device: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65454,7 +65452,7 @@ class VspanDestPortConflict(DvsFault):
     vspanSessionKey2: str = None  # type: ignore[assignment]
     portKey: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vspanSessionKey1: str, vspanSessionKey2: str, portKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vspanSessionKey1: str, vspanSessionKey2: str, portKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65474,7 +65472,7 @@ class VspanPortConflict(DvsFault):
     vspanSessionKey2: str = None  # type: ignore[assignment]
     portKey: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vspanSessionKey1: str, vspanSessionKey2: str, portKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vspanSessionKey1: str, vspanSessionKey2: str, portKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65494,7 +65492,7 @@ class VspanPortMoveFault(DvsFault):
     destPortgroupName: str = None  # type: ignore[assignment]
     portKey: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, srcPortgroupName: str, destPortgroupName: str, portKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, srcPortgroupName: str, destPortgroupName: str, portKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65512,7 +65510,7 @@ class VspanPortPromiscChangeFault(DvsFault):
     _fields = DvsFault._fields + (('portKey', 'portKey', 'string', 0, 6),)
     portKey: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, portKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, portKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65528,7 +65526,7 @@ class VspanPortgroupPromiscChangeFault(DvsFault):
     _fields = DvsFault._fields + (('portgroupName', 'portgroupName', 'string', 0, 6),)
     portgroupName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, portgroupName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, portgroupName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65544,7 +65542,7 @@ class VspanPortgroupTypeChangeFault(DvsFault):
     _fields = DvsFault._fields + (('portgroupName', 'portgroupName', 'string', 0, 6),)
     portgroupName: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, portgroupName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, portgroupName: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65561,7 +65559,7 @@ class VspanPromiscuousPortNotSupported(DvsFault):
     vspanSessionKey: str = None  # type: ignore[assignment]
     portKey: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vspanSessionKey: str, portKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vspanSessionKey: str, portKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65579,7 +65577,7 @@ class VspanSameSessionPortConflict(DvsFault):
     vspanSessionKey: str = None  # type: ignore[assignment]
     portKey: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, vspanSessionKey: str, portKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, vspanSessionKey: str, portKey: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65636,7 +65634,7 @@ class WakeOnLanNotSupported(VirtualHardwareCompatibilityIssue):
     _wsdl_name = 'WakeOnLanNotSupported'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65649,7 +65647,7 @@ class WakeOnLanNotSupportedByVmotionNIC(HostPowerOpFailed):
     _wsdl_name = 'WakeOnLanNotSupportedByVmotionNIC'
     _version = 1
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65722,7 +65720,7 @@ class WillLoseHAProtection(MigrationFault):
     _fields = MigrationFault._fields + (('resolution', 'resolution', 'string', 0, 6),)
     resolution: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, resolution: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, resolution: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65736,7 +65734,7 @@ class WillModifyConfigCpuRequirements(MigrationFault):
     _wsdl_name = 'WillModifyConfigCpuRequirements'
     _version = 0
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65749,7 +65747,7 @@ class WillResetSnapshotDirectory(MigrationFault):
     _wsdl_name = 'WillResetSnapshotDirectory'
     _version = 6
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65779,7 +65777,7 @@ class WipeDiskFault(VimFault):
     _wsdl_name = 'WipeDiskFault'
     _version = 7
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: MethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, faultCause: LocalizedMethodFault | None = None, faultMessage: list[LocalizableMessage] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.faultCause = faultCause
@@ -65807,13 +65805,13 @@ class vslmInfrastructureObjectPolicy(DynamicData):
 
     _wsdl_name = 'vslmInfrastructureObjectPolicy'
     _version = 11
-    _fields = DynamicData._fields + (('name', 'name', 'string', 0, 11), ('backingObjectId', 'backingObjectId', 'string', 0, 11), ('profileId', 'profileId', 'string', 0, 11), ('error', 'error', 'MethodFault', 2, 11),)
+    _fields = DynamicData._fields + (('name', 'name', 'string', 0, 11), ('backingObjectId', 'backingObjectId', 'string', 0, 11), ('profileId', 'profileId', 'string', 0, 11), ('error', 'error', 'LocalizedMethodFault', 2, 11),)
     name: str = None  # type: ignore[assignment]
     backingObjectId: str = None  # type: ignore[assignment]
     profileId: str = None  # type: ignore[assignment]
-    error: MethodFault | None = None
+    error: LocalizedMethodFault | None = None
 
-    def __init__(self, *, name: str, backingObjectId: str, profileId: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, error: MethodFault | None = None) -> None:
+    def __init__(self, *, name: str, backingObjectId: str, profileId: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, error: LocalizedMethodFault | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.name = name

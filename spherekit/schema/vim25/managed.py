@@ -3699,7 +3699,7 @@ class HttpNfcLease(ManagedObject):
         """HttpNfcLeaseComplete (since 4.0); faults: InvalidState, Timedout."""
         self._session.call(self.ref, 'HttpNfcLeaseComplete')
 
-    def HttpNfcLeaseAbort(self, *, fault: MethodFault | None = None) -> None:
+    def HttpNfcLeaseAbort(self, *, fault: LocalizedMethodFault | None = None) -> None:
         """HttpNfcLeaseAbort (since 4.0); faults: InvalidState, Timedout."""
         self._session.call(self.ref, 'HttpNfcLeaseAbort', fault=fault)
 
@@ -4567,9 +4567,9 @@ class StorageResourceManager(ManagedObject):
         """ConfigureStorageDrsForPod_Task (since 5.0); a task whose result is void."""
         return Task(self._session, self._session.call(self.ref, 'ConfigureStorageDrsForPod_Task', pod=pod, spec=spec, modify=modify))
 
-    def ValidateStoragePodConfig(self, *, pod: MoRef | ManagedObject, spec: StorageDrsConfigSpec) -> MethodFault | None:
+    def ValidateStoragePodConfig(self, *, pod: MoRef | ManagedObject, spec: StorageDrsConfigSpec) -> LocalizedMethodFault | None:
         """ValidateStoragePodConfig (since 6.7); privilege System.View."""
-        return cast('MethodFault | None', self._session.call(self.ref, 'ValidateStoragePodConfig', pod=pod, spec=spec))
+        return cast('LocalizedMethodFault | None', self._session.call(self.ref, 'ValidateStoragePodConfig', pod=pod, spec=spec))
 
     def RecommendDatastores(self, *, storageSpec: StoragePlacementSpec) -> StoragePlacementResult:
         """RecommendDatastores (since 5.0); privilege System.View."""
@@ -4593,7 +4593,7 @@ class Task(ExtensibleManagedObject):
         """UpdateProgress (since 2.5); privilege Task.Update; faults: InvalidState, OutOfBounds."""
         self._session.call(self.ref, 'UpdateProgress', percentDone=percentDone)
 
-    def SetTaskState(self, *, state: TaskInfoState, result: Any | None = None, fault: MethodFault | None = None) -> None:
+    def SetTaskState(self, *, state: TaskInfoState, result: Any | None = None, fault: LocalizedMethodFault | None = None) -> None:
         """SetTaskState (since 2.5); privilege Task.Update; faults: InvalidState."""
         self._session.call(self.ref, 'SetTaskState', state=state, result=result, fault=fault)
 
@@ -5216,13 +5216,13 @@ class VirtualMachine(ManagedEntity):
         """reloadVirtualMachineFromPath_Task (since 4.1); a task whose result is void; privilege VirtualMachine.Config.ReloadFromPath; faults: AlreadyExists, FileFault, InvalidPowerState, InvalidState, TaskInProgress, VmConfigFault."""
         return Task(self._session, self._session.call(self.ref, 'reloadVirtualMachineFromPath_Task', configurationPath=configurationPath))
 
-    def QueryFaultToleranceCompatibility(self) -> list[MethodFault] | None:
+    def QueryFaultToleranceCompatibility(self) -> list[LocalizedMethodFault] | None:
         """QueryFaultToleranceCompatibility (since 4.1); privilege VirtualMachine.Config.QueryFTCompatibility; faults: InvalidState, VmConfigFault."""
-        return cast('list[MethodFault] | None', self._session.call(self.ref, 'QueryFaultToleranceCompatibility'))
+        return cast('list[LocalizedMethodFault] | None', self._session.call(self.ref, 'QueryFaultToleranceCompatibility'))
 
-    def QueryFaultToleranceCompatibilityEx(self, *, forLegacyFt: bool | None = None) -> list[MethodFault] | None:
+    def QueryFaultToleranceCompatibilityEx(self, *, forLegacyFt: bool | None = None) -> list[LocalizedMethodFault] | None:
         """QueryFaultToleranceCompatibilityEx (since 6.0); privilege VirtualMachine.Config.QueryFTCompatibility; faults: InvalidState, VmConfigFault."""
-        return cast('list[MethodFault] | None', self._session.call(self.ref, 'QueryFaultToleranceCompatibilityEx', forLegacyFt=forLegacyFt))
+        return cast('list[LocalizedMethodFault] | None', self._session.call(self.ref, 'QueryFaultToleranceCompatibilityEx', forLegacyFt=forLegacyFt))
 
     def TerminateVM(self) -> None:
         """TerminateVM (since 5.0); privilege VirtualMachine.Interact.PowerOff; faults: InvalidState, TaskInProgress."""
