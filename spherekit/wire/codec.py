@@ -253,7 +253,9 @@ class Encoder:
         elif isinstance(value, list | tuple):
             item = _infer_type(value[0], path) if value else "string"
             array = "ArrayOf" + (
-                "ManagedObjectReference" if registry.is_managed(item) else item[0].upper() + item[1:]
+                "ManagedObjectReference"
+                if registry.is_managed(item)
+                else item[0].upper() + item[1:]
             )
             out.append(f'<{tag} xsi:type="{array}">')
             child = "ManagedObjectReference" if registry.is_managed(item) else item

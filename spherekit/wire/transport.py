@@ -4,7 +4,8 @@
   pool (thread-safe), finite timeouts, TLS verified by default, optional SHA-256 certificate
   pinning checked during the handshake (before any request byte, e.g. a password, is sent).
 - :class:`MockTransport` answers from a function, for unit tests.
-- :class:`WireLog` is the opt-in wire log, with passwords, cookies and tickets removed.
+- :class:`~spherekit.wire.wirelog.WireLog` (re-exported here) is the opt-in wire log,
+  with passwords, cookies and tickets removed.
 
 Errors are mapped here, once, into :mod:`spherekit.errors`; no httpx, httpcore or ssl
 exception leaves this module. An HTTP status is never an error here (SOAP faults arrive as
@@ -20,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import http.cookiejar
-import logging
 import os
 import re
 import secrets
@@ -29,17 +29,19 @@ import ssl
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from types import TracebackType
-from typing import Protocol, Self, TextIO
+from typing import Protocol, Self
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from spherekit import errors
 from spherekit.errors import ConnectError, ProtocolError, TLSError, TransportError, UsageError
+from spherekit.wire.wirelog import DEFAULT_SECRET_FIELDS, WireLog
 
 __all__ = [
     "DEFAULT_SECRET_FIELDS",
@@ -411,7 +413,8 @@ def _map_exception(
         )
     if isinstance(exc, httpx.RemoteProtocolError):
         return TransportError(
-            f"{where} closed the connection without a complete answer to {what}{op}: {exc}; "
+            f"{where} closed the connection without a complete answer to {what}{op}: "
+            f"{str(exc).rstrip('.')}; "
             "the request may have reached the server",
             method=method,
             maybe_sent=True,
@@ -440,6 +443,75 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == lname:
             return value
     return None
+
+
+# --- the connection pool -----------------------------------------------------------------------
+
+
+class _ConnectionPool(httpcore.ConnectionPool):
+    """httpcore's pool without its thread race (encode/httpcore#1110, open in 1.0.9).
+
+    A connection handed to a request that has not started on it yet still reports IDLE, so
+    a concurrent pass of ``_assign_requests_to_connections`` may judge it expired (its
+    socket turns readable once the answer arrives) or surplus and close it under the
+    request: the request then fails with EBADF or hangs until its read timeout. Here a
+    connection claimed by a pending request is never closed nor given to a second request.
+    Idle connections are also counted correctly against the keep-alive limit.
+    """
+
+    def _assign_requests_to_connections(self) -> list[httpcore.ConnectionInterface]:
+        closing: list[httpcore.ConnectionInterface] = []
+        claimed = {id(r.connection) for r in self._requests if r.connection is not None}
+
+        def free(c: httpcore.ConnectionInterface) -> bool:
+            return id(c) not in claimed
+
+        idle = sum(1 for c in self._connections if free(c) and c.is_idle())
+        for c in list(self._connections):
+            if c.is_closed():
+                self._connections.remove(c)
+            elif not free(c):
+                continue
+            elif c.has_expired() or (c.is_idle() and idle > self._max_keepalive_connections):
+                idle -= c.is_idle()
+                self._connections.remove(c)
+                closing.append(c)
+        for pool_request in [r for r in self._requests if r.is_queued()]:
+            origin = pool_request.request.url.origin
+            reusable = [
+                c
+                for c in self._connections
+                if free(c) and c.can_handle_request(origin) and c.is_available()
+            ]
+            if reusable:
+                connection = reusable[0]
+            else:
+                if len(self._connections) >= self._max_connections:
+                    idle_ones = [c for c in self._connections if free(c) and c.is_idle()]
+                    if not idle_ones:
+                        continue  # stays queued until a connection is released
+                    self._connections.remove(idle_ones[0])
+                    closing.append(idle_ones[0])
+                connection = self.create_connection(origin)
+                self._connections.append(connection)
+            pool_request.assign_to_connection(connection)
+            claimed.add(id(connection))
+        return closing
+
+
+class _PoolTransport(httpx.HTTPTransport):
+    """httpx's transport over :class:`_ConnectionPool` (HTTP/1.1, no proxy, no retries)."""
+
+    def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits) -> None:
+        super().__init__(verify=ssl_context, limits=limits, trust_env=False)
+        self._pool = _ConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+        )
 
 
 # --- the real transport ------------------------------------------------------------------------
@@ -487,10 +559,12 @@ class HttpTransport:
         self._op_count = 0
         self._op_lock = threading.Lock()
         self._closed = False
+        limits = httpx.Limits(
+            max_connections=pool_size, max_keepalive_connections=pool_size, keepalive_expiry=5.0
+        )
         self._client = httpx.Client(
-            verify=_ssl_context(insecure, ca_file, thumbprint),
+            transport=_PoolTransport(_ssl_context(insecure, ca_file, thumbprint), limits),
             timeout=httpx.Timeout(self._read_timeout, connect=self._connect_timeout),
-            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
             headers={"User-Agent": USER_AGENT},
             cookies=http.cookiejar.CookieJar(_NoCookies()),
             follow_redirects=False,
@@ -559,6 +633,10 @@ class HttpTransport:
             finally:
                 hresp.close()
         except errors.SpherekitError:
+            raise
+        except RuntimeError:
+            if self._closed:  # closed by another thread while this call was starting
+                raise UsageError("this transport was closed during the call") from None
             raise
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:  # ssl errors are OSErrors
             o = self._origin
@@ -660,204 +738,3 @@ class MockTransport:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-# --- the wire log ------------------------------------------------------------------------------
-
-SECRET_HEADERS = frozenset(
-    {"cookie", "set-cookie", "authorization", "proxy-authorization", "vmware-api-session-id"}
-)
-#: Elements whose content is always replaced by ``***`` in the wire log.
-DEFAULT_SECRET_FIELDS = frozenset(
-    {
-        "password",
-        "newPassword",
-        "oldPassword",
-        "adminPassword",  # CustomizationPassword: value + plainText
-        "domainAdminPassword",
-        "token",
-        "samlToken",
-        "base64Token",
-        "ticket",
-        "cloneTicket",
-        "sessionCookie",
-        "vcSessionCookie",
-        "sessionId",  # TerminateSession, HostServiceTicket
-        "sessionID",  # SessionIsActive
-        "privateKey",
-        "Security",  # WS-Security header of LoginByToken (SAML bearer token)
-    }
-)
-_TICKET_METHODS = (
-    "AcquireCloneTicket",
-    "AcquireGenericServiceTicket",
-    "AcquireLocalTicket",
-    "AcquireCredentialsInGuest",
-)
-_SESSION_METHODS = (
-    "Login",
-    "LoginByToken",
-    "LoginBySSPI",
-    "LoginExtensionByCertificate",
-    "LoginExtensionBySubjectName",
-    "ImpersonateUser",
-    "CloneSession",
-)
-_PFX = r"(?:[A-Za-z_][\w.-]*:)?"  # optional namespace prefix
-_OPEN_END = r"(?=[\s/>])[^>]*(?<!/)>"  # rest of a start tag (attributes allowed), not <x/>
-_NAME_RE = re.compile(r"[A-Za-z_][\w.-]*")
-
-
-def _alternation(names: Iterable[str]) -> str:
-    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-
-
-def _element(names: str) -> re.Pattern[str]:
-    """``<p:name attr=...>content</p:name>``, content in group ``c``."""
-    return re.compile(
-        rf"(?P<o><{_PFX}(?P<n>{names}){_OPEN_END})(?P<c>.*?)(?P<e></{_PFX}(?P=n)\s*>)", re.S
-    )
-
-
-def _block(names: str) -> re.Pattern[str]:
-    return re.compile(rf"<{_PFX}(?P<n>{names}){_OPEN_END}.*?</{_PFX}(?P=n)\s*>", re.S)
-
-
-_RETURNVAL = _element("returnval")
-_KEY = _element("key")
-_TICKET_BLOCK = _block(f"(?:{_alternation(_TICKET_METHODS)})Response")
-_SESSION_BLOCK = _block(f"(?:{_alternation(_SESSION_METHODS)})Response|UserSession")
-_TYPED_SESSION_BLOCK = re.compile(
-    rf"<{_PFX}(?P<n>[A-Za-z_][\w.-]*)\s[^>]*\btype\s*=\s*[\"']{_PFX}UserSession[\"'][^>]*(?<!/)>"
-    rf".*?</{_PFX}(?P=n)\s*>",
-    re.S,
-)
-_STARS = r"\g<o>***\g<e>"
-
-
-class WireLog:
-    """Opt-in wire log: each request and response with headers and body, secrets removed.
-
-    ``sink`` is a text stream (written and flushed per entry) or a ``logging.Logger``
-    (entries logged at ``level``). Header values of Cookie, Set-Cookie, Authorization,
-    Proxy-Authorization and vmware-api-session-id become ``***``; so does the content of
-    :data:`DEFAULT_SECRET_FIELDS` elements and of ``secret_fields`` (any namespace prefix,
-    any attributes), the ``key`` of every UserSession, and the ``returnval`` of ticket
-    methods. Bodies are redacted before being cut to ``body_limit`` characters, and a body
-    with an unterminated secret element is withheld from that element on.
-    """
-
-    def __init__(
-        self,
-        sink: TextIO | logging.Logger,
-        *,
-        secret_fields: Iterable[str] = frozenset(),
-        body_limit: int | None = 64 * 1024,
-        level: int = logging.DEBUG,
-    ) -> None:
-        extra = frozenset(secret_fields)
-        bad = sorted(n for n in extra if not _NAME_RE.fullmatch(n))
-        if bad:
-            raise UsageError(f"secret_fields must be XML element names, not {bad!r}")
-        self.secret_fields = DEFAULT_SECRET_FIELDS | extra
-        self._sink = sink
-        self._body_limit = body_limit
-        self._level = level
-        self._lock = threading.Lock()
-        names = _alternation(self.secret_fields)
-        self._secret_re = _element(names)
-        self._json_re = re.compile(rf"(\"(?:{names})\"\s*:\s*)\"(?:[^\"\\]|\\.)*\"", re.S)
-        self._open_res = (
-            re.compile(rf"<{_PFX}(?P<n>{names}){_OPEN_END}"),
-            re.compile(rf"<{_PFX}(?P<n>(?:{_alternation(_TICKET_METHODS)})Response){_OPEN_END}"),
-            re.compile(
-                rf"<{_PFX}(?P<n>(?:{_alternation(_SESSION_METHODS)})Response|UserSession)"
-                rf"{_OPEN_END}"
-            ),
-            re.compile(
-                rf"<{_PFX}(?P<n>[A-Za-z_][\w.-]*)\s[^>]*\btype\s*=\s*[\"']{_PFX}"
-                rf"UserSession[\"'][^>]*(?<!/)>"
-            ),
-        )
-
-    # -- redaction --
-
-    def redact_headers(self, headers: Mapping[str, str]) -> list[tuple[str, str]]:
-        items = headers.multi_items() if isinstance(headers, httpx.Headers) else headers.items()
-        return [(k, "***" if k.lower() in SECRET_HEADERS else v) for k, v in items]
-
-    def redact_body(self, body: bytes | str) -> str:
-        """The body as text with every secret replaced by ``***``, then cut to the limit."""
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-
-        def returnval(m: re.Match[str]) -> str:
-            return _RETURNVAL.sub(_STARS, m.group(0))
-
-        def session_key(m: re.Match[str]) -> str:
-            return _KEY.sub(_STARS, m.group(0))
-
-        text = _TICKET_BLOCK.sub(returnval, text)
-        text = _SESSION_BLOCK.sub(session_key, text)
-        text = _TYPED_SESSION_BLOCK.sub(session_key, text)
-        text = self._secret_re.sub(_STARS, text)
-        text = self._json_re.sub(r'\1"***"', text)
-        text = self._withhold_unterminated(text)
-        limit = self._body_limit
-        if limit is not None and len(text) > limit:
-            text = f"{text[:limit]}... [{len(text) - limit} more characters]"
-        return text
-
-    def _withhold_unterminated(self, text: str) -> str:
-        cut = len(text)
-        for open_re in self._open_res:
-            for m in open_re.finditer(text, 0, cut):
-                close = re.compile(rf"</{_PFX}{re.escape(m.group('n'))}\s*>")
-                if not close.search(text, m.end()):
-                    cut = min(cut, m.start())
-                    break
-        if cut == len(text):
-            return text
-        return text[:cut] + "[rest withheld: unterminated secret element]"
-
-    # -- entries --
-
-    def _emit(self, entry: str) -> None:
-        with self._lock:
-            if isinstance(self._sink, logging.Logger):
-                self._sink.log(self._level, "%s", entry)
-            else:
-                self._sink.write(entry + "\n")
-                self._sink.flush()
-
-    @staticmethod
-    def _title(request: Request) -> str:
-        parts = [request.method, request.path]
-        if request.soap_method:
-            parts.append(request.soap_method)
-        op_id = _header(request.headers, "operationID")
-        if op_id:
-            parts.append(f"operationID={op_id}")
-        return " ".join(parts)
-
-    def _message(self, first: str, headers: Mapping[str, str], body: bytes) -> str:
-        lines = [first]
-        lines += [f"{k}: {v}" for k, v in self.redact_headers(headers)]
-        if body:
-            lines += ["", self.redact_body(body)]
-        return "\n".join(lines)
-
-    def log_request(self, request: Request) -> None:
-        self._emit(self._message(f">>> {self._title(request)}", request.headers, request.body))
-
-    def log_response(self, request: Request, response: Response, *, duration: float) -> None:
-        first = (
-            f"<<< {response.status} {self._title(request)} {duration * 1000:.1f} ms "
-            f"{len(response.body)} bytes"
-        )
-        self._emit(self._message(first, response.headers, response.body))
-
-    def log_error(self, request: Request, error: BaseException, *, duration: float) -> None:
-        self._emit(
-            f"!!! {self._title(request)} failed after {duration * 1000:.1f} ms: "
-            f"{type(error).__name__}: {error}"
-        )

@@ -37,7 +37,9 @@ def parse(body: bytes, *, what: str = "response") -> etree._Element:
         root = etree.fromstring(body, _parser())
     except etree.XMLSyntaxError as e:
         snippet = body[:120].decode("utf-8", "replace").replace("\n", " ")
-        raise ProtocolError(f"the {what} is not well-formed XML ({e}); it starts: {snippet!r}") from None
+        raise ProtocolError(
+            f"the {what} is not well-formed XML ({e}); it starts: {snippet!r}"
+        ) from None
     if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
         raise ProtocolError(f"the {what} declares a DOCTYPE, which vSphere never sends; refused")
     return root

@@ -15,10 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
+from httpcore._sync.connection_pool import PoolRequest
 
 from spherekit import errors
+from spherekit.wire import transport as transport_module
 from spherekit.wire.transport import (
     USER_AGENT,
     HttpTransport,
@@ -94,9 +97,10 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 5
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, fmt: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
@@ -197,14 +201,13 @@ def test_ca_file_accepts_the_server(https: _Server, certs: TestCerts) -> None:
     assert response.headers["content-type"] == "text/xml"
 
 
-def test_ca_file_still_checks_the_host_name(https: _Server, certs: TestCerts) -> None:
-    url = f"https://127.0.0.2:{https.port}/sdk"  # not in the certificate's names
-    try:
-        socket.create_connection(("127.0.0.2", https.port), timeout=1).close()
-    except OSError:
-        pytest.skip("127.0.0.2 is not routed to loopback here")
-    with HttpTransport(url, ca_file=str(certs.ca_file)) as t, pytest.raises(errors.TLSError):
-        t.send(_post())
+def test_ca_file_still_checks_the_host_name(tmp_path: Path) -> None:
+    other = make_certs(tmp_path, hosts=("vc.example.com",))  # not 127.0.0.1
+    with _serve(other.server_context()) as srv:
+        t = HttpTransport(_url(srv), ca_file=str(other.ca_file))
+        with t, pytest.raises(errors.TLSError, match="mismatch") as info:
+            t.send(_post())
+    assert other.thumbprint in str(info.value)
 
 
 @pytest.mark.parametrize("style", ["colons", "plain-lower"])
@@ -214,9 +217,7 @@ def test_correct_thumbprint_accepts(https: _Server, certs: TestCerts, style: str
         assert t.send(_post()).status == 200
 
 
-def test_wrong_thumbprint_rejects_before_the_body_is_sent(
-    https: _Server, certs: TestCerts
-) -> None:
+def test_wrong_thumbprint_rejects_before_the_body_is_sent(https: _Server, certs: TestCerts) -> None:
     wrong = "AA:" * 31 + "AA"
     with HttpTransport(_url(https), thumbprint=wrong) as t, pytest.raises(errors.TLSError) as info:
         t.send(_post(body=f"<password>{SECRET}</password>".encode()))
@@ -301,7 +302,10 @@ def test_refused_port_is_connect_error_not_sent() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with HttpTransport(f"http://127.0.0.1:{port}/sdk") as t, pytest.raises(errors.ConnectError) as i:
+    with (
+        HttpTransport(f"http://127.0.0.1:{port}/sdk") as t,
+        pytest.raises(errors.ConnectError) as i,
+    ):
         t.send(_post())
     assert type(i.value) is errors.ConnectError
     assert i.value.maybe_sent is False
@@ -310,9 +314,9 @@ def test_refused_port_is_connect_error_not_sent() -> None:
 
 
 def test_server_hangs_up_after_reading_request_maybe_sent(https: _Server, certs: TestCerts) -> None:
-    with HttpTransport(_url(https), thumbprint=certs.thumbprint) as t:
-        with pytest.raises(errors.TransportError) as info:
-            t.send(_post("/close", b"<CreateVM_Task/>", "CreateVM_Task"))
+    t = HttpTransport(_url(https), thumbprint=certs.thumbprint)
+    with t, pytest.raises(errors.TransportError) as info:
+        t.send(_post("/close", b"<CreateVM_Task/>", "CreateVM_Task"))
     assert not isinstance(info.value, errors.ConnectError | errors.TimeoutError)
     assert info.value.maybe_sent is True
     assert info.value.method == "CreateVM_Task"
@@ -320,9 +324,9 @@ def test_server_hangs_up_after_reading_request_maybe_sent(https: _Server, certs:
 
 
 def test_read_timeout_maybe_sent(plain: _Server) -> None:
-    with HttpTransport(_url(plain, "http"), read_timeout=30) as t:
-        with pytest.raises(errors.TimeoutError) as info:
-            t.send(_post("/slow"), timeout=0.2)  # the per-call timeout wins
+    t = HttpTransport(_url(plain, "http"), read_timeout=30)
+    with t, pytest.raises(errors.TimeoutError) as info:
+        t.send(_post("/slow"), timeout=0.2)  # the per-call timeout wins
     assert info.value.maybe_sent is True
     assert "0.2 s" in str(info.value)
 
@@ -384,11 +388,69 @@ def test_keep_alive_and_no_implicit_cookies(https: _Server, certs: TestCerts) ->
 
 
 def test_concurrent_sends(plain: _Server) -> None:
-    with HttpTransport(_url(plain, "http"), pool_size=4) as t:
-        with ThreadPoolExecutor(8) as pool:
-            statuses = list(pool.map(lambda _: t.send(_post()).status, range(40)))
-    assert statuses == [200] * 40
+    # More threads than connections: stresses the pool race of encode/httpcore#1110, which
+    # failed this test with EBADF (or hung until the read timeout) before the fix.
+    def send(_: int) -> int:
+        return t.send(_post()).status
+
+    t = HttpTransport(_url(plain, "http"), pool_size=4, read_timeout=5)
+    with t, ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(send, range(600)))
+    assert statuses == [200] * 600
     assert plain.connections <= 4
+
+
+class _IdleLookingConnection(httpcore.ConnectionInterface):
+    """A connection just handed to a request that has not started on it: it still reports
+    IDLE, and its socket already looks readable (the answer is arriving)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def info(self) -> str:
+        return "fake"
+
+    def can_handle_request(self, origin: httpcore.Origin) -> bool:
+        return True
+
+    def is_available(self) -> bool:
+        return True
+
+    def has_expired(self) -> bool:
+        return True
+
+    def is_idle(self) -> bool:
+        return True
+
+    def is_closed(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("keepalive", [1, 0])
+def test_pool_never_closes_a_connection_claimed_by_a_request(keepalive: int) -> None:
+    # encode/httpcore#1110: upstream closes this connection under the request (EBADF, or a
+    # hang until the read timeout); the transport's pool must not.
+    pool = transport_module._ConnectionPool(max_connections=1, max_keepalive_connections=keepalive)
+    connection = _IdleLookingConnection()
+    claimed = PoolRequest(httpcore.Request("POST", "http://127.0.0.1:1/sdk"))
+    claimed.assign_to_connection(connection)
+    queued = PoolRequest(httpcore.Request("POST", "http://127.0.0.1:1/sdk"))
+    pool._connections = [connection]
+    pool._requests = [claimed, queued]
+    assert pool._assign_requests_to_connections() == []
+    assert pool._connections == [connection]
+    assert queued.is_queued()  # not given the same connection, and no room for another
+    pool._requests = [queued]  # once released it is judged normally again
+    assert pool._assign_requests_to_connections() == [connection]
+
+
+def test_http_transport_uses_the_fixed_pool() -> None:
+    with HttpTransport("https://vc.example.com/sdk") as t:
+        pool = getattr(t._client._transport, "_pool", None)
+    assert isinstance(pool, transport_module._ConnectionPool)
 
 
 # --- wire log -----------------------------------------------------------------------------------
@@ -423,7 +485,6 @@ def test_redact_body_rules() -> None:
         f'<ns1:password xsi:type="xsd:string">{SECRET}</ns1:password>'
         f"<newPassword>{SECRET}1</newPassword>"
         f"<adminPassword><value>{SECRET}2</value><plainText>true</plainText></adminPassword>"
-        f"<returnval><key>{SESSION_KEY}</key><userName>root</userName></returnval>"
         f'<val xsi:type="UserSession"><key>{SESSION_KEY}</key><userName>bob</userName></val>'
         f"<UserSession><key>{SESSION_KEY}</key></UserSession>"
         f"<AcquireGenericServiceTicketResponse><returnval><id>{TICKET}</id>"
