@@ -29,18 +29,27 @@ def main(argv: list[str]) -> int:
         args.url, thumbprint=args.thumbprint, ca_file=args.ca_file, insecure=args.insecure
     ) as s:
         about = s.content.about
-        print(f"connected to {about.fullName} (API {s.api_version}) "
-              f"in {time.perf_counter() - t0:.2f} s")
+        print(
+            f"connected to {about.fullName} (API {s.api_version}) "
+            f"in {time.perf_counter() - t0:.2f} s"
+        )
 
-        paths = ["name", "runtime.powerState", "config.hardware.numCPU",
-                 "config.hardware.memoryMB", "guest.ipAddress"]
+        paths = [
+            "name",
+            "runtime.powerState",
+            "config.hardware.numCPU",
+            "config.hardware.memoryMB",
+            "guest.ipAddress",
+        ]
         rows = spherekit.fetch(s, "VirtualMachine", paths)
         print(f"\n{len(rows)} VMs (one bulk read):")
         print(f"  {'NAME':<20} {'POWER':<11} {'CPU':>3} {'MEM MB':>7}  IP")
-        for ref, v in sorted(rows, key=lambda r: r[1].get("name", ""))[:10]:
-            print(f"  {v.get('name', '?'):<20} {v.get('runtime.powerState', ''):<11} "
-                  f"{v.get('config.hardware.numCPU', ''):>3} "
-                  f"{v.get('config.hardware.memoryMB', ''):>7}  {v.get('guest.ipAddress') or '-'}")
+        for _ref, v in sorted(rows, key=lambda r: r[1].get("name", ""))[:10]:
+            print(
+                f"  {v.get('name', '?'):<20} {v.get('runtime.powerState', ''):<11} "
+                f"{v.get('config.hardware.numCPU', ''):>3} "
+                f"{v.get('config.hardware.memoryMB', ''):>7}  {v.get('guest.ipAddress') or '-'}"
+            )
 
         ref = find.by_path(s, "/DC0/vm/DC0_H0_VM0")
         vm = vim.VirtualMachine(s, ref)
@@ -69,13 +78,18 @@ def main(argv: list[str]) -> int:
         print(f"reconfigured CPUs: {old_cpu} -> {new_cpu['config.hardware.numCPU']}")
 
         print("put everything back:")
-        spherekit.wait_for_task(s, vim.VirtualMachineSnapshot(s, snap).RemoveSnapshot_Task(
-            removeChildren=True), timeout=60)
-        spherekit.wait_for_task(s, vm.ReconfigVM_Task(
-            spec=vim.VirtualMachineConfigSpec(numCPUs=old_cpu)), timeout=60)
+        spherekit.wait_for_task(
+            s,
+            vim.VirtualMachineSnapshot(s, snap).RemoveSnapshot_Task(removeChildren=True),
+            timeout=60,
+        )
+        spherekit.wait_for_task(
+            s, vm.ReconfigVM_Task(spec=vim.VirtualMachineConfigSpec(numCPUs=old_cpu)), timeout=60
+        )
         spherekit.wait_for_task(s, vm.PowerOnVM_Task(), on_progress=progress, timeout=60)
-        state = spherekit.wait_for(s, vm, "runtime.powerState", lambda p: p == "poweredOn",
-                                   timeout=30)
+        state = spherekit.wait_for(
+            s, vm, "runtime.powerState", lambda p: p == "poweredOn", timeout=30
+        )
         print(f"  {ref.value} is {state} again")
     print(f"\ndone in {time.perf_counter() - t0:.2f} s")
     return 0

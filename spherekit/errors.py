@@ -11,6 +11,8 @@ Every exception spherekit raises derives from :class:`SpherekitError`:
 
 from __future__ import annotations
 
+import builtins
+
 __all__ = [
     "ConnectError",
     "OutcomeUnknown",
@@ -22,6 +24,7 @@ __all__ = [
     "TransportError",
     "UsageError",
     "VersionError",
+    "WaitTimeout",
 ]
 
 
@@ -67,8 +70,12 @@ class TLSError(ConnectError):
     """The server's certificate was not accepted."""
 
 
-class TimeoutError(TransportError):  # noqa: A001 - deliberately mirrors the builtin's meaning
+class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001 - is-a builtin TimeoutError
     """The server did not answer in time."""
+
+
+class WaitTimeout(SpherekitError, builtins.TimeoutError):
+    """A wait (for a task, a property value, ...) passed its deadline; nothing failed."""
 
 
 class ProtocolError(TransportError):

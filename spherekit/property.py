@@ -9,14 +9,15 @@
 
 from __future__ import annotations
 
+import difflib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from lxml import etree
 
-from spherekit.errors import SpherekitError, TimeoutError, UsageError
+from spherekit.errors import ProtocolError, SpherekitError, UsageError, WaitTimeout
 from spherekit.schema import registry
 from spherekit.schema.base import ARRAY, ManagedObject, MoRef
 from spherekit.schema.vim25.model import PROPERTIES
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     )
     from spherekit.session import Session
 
-__all__ = ["MissingProperties", "Watch", "check_path", "fetch", "filter_spec"]
+__all__ = ["MissingProperties", "Watch", "check_path", "check_type", "fetch", "filter_spec"]
 
 _Q = "{urn:vim25}"
 _OBJECTS, _TOKEN, _OBJ, _PROPSET, _MISSING = (
@@ -65,16 +66,38 @@ def _property_type(mtype: str, name: str) -> tuple[str, int] | None:
     return None
 
 
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean X?"`` for the closest of ``choices`` (any case), or ``""``."""
+    names = list(choices)
+    same_case = [n for n in names if n.lower() == word.lower()]
+    close = same_case or difflib.get_close_matches(word, names, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _property_names(mtype: str) -> list[str]:
+    names: list[str] = []
+    cur: str | None = mtype
+    while cur is not None:
+        names += PROPERTIES.get(cur, {})
+        cur = registry.MANAGED_BASES.get(cur)
+    return names
+
+
+def check_type(mtype: str) -> None:
+    """Raise UsageError unless ``mtype`` names a managed-object type."""
+    if not registry.is_managed(mtype):
+        hint = _did_you_mean(mtype, registry.MANAGED_BASES)
+        raise UsageError(f"{mtype!r} is not a managed-object type{hint}")
+
+
 def check_path(mtype: str, path: str) -> None:
     """Raise UsageError unless ``path`` names a property (or nested field) of ``mtype``."""
-    if not registry.is_managed(mtype):
-        close = [n for n in registry.MANAGED_BASES if n.lower() == mtype.lower()]
-        hint = f"; did you mean {close[0]}?" if close else ""
-        raise UsageError(f"{mtype!r} is not a managed-object type{hint}")
+    check_type(mtype)
     head, _, rest = path.partition(".")
     found = _property_type(mtype, head)
     if found is None:
-        raise UsageError(f"{mtype} has no property {head!r} (in {path!r})")
+        hint = _did_you_mean(head, _property_names(mtype))
+        raise UsageError(f"{mtype} has no property {head!r} (in {path!r}){hint}")
     tname, flags = found
     walked = head
     while rest:
@@ -85,7 +108,8 @@ def check_path(mtype: str, path: str) -> None:
         assert cls is not None
         field = next((f for f in cls._fields if f[1] == head), None)
         if field is None:
-            raise UsageError(f"{tname} (at {mtype}.{walked}) has no field {head!r}")
+            hint = _did_you_mean(head, (f[1] for f in cls._fields))
+            raise UsageError(f"{tname} (at {mtype}.{walked}) has no field {head!r}{hint}")
         tname, flags = field[2], field[3]
         walked += "." + head
 
@@ -164,6 +188,9 @@ def fetch(
     """
     if isinstance(paths, str):
         raise UsageError("paths must be a list of property paths, not a str")
+    check_type(mtype)
+    for p in paths:  # before anything is sent (the view is created first)
+        check_path(mtype, p)
     content = session.content
     if content.viewManager is None:
         raise UsageError("this endpoint has no ViewManager, so bulk reads are not possible")
@@ -270,7 +297,10 @@ class Watch:
             if result is not None:
                 self.version = result.version
             return result
-        raise TimeoutError("the property collector kept failing; giving up")
+        raise ProtocolError(
+            "the server kept rejecting the property collector (InvalidCollectorVersion or "
+            "ManagedObjectNotFound three times in a row); giving up"
+        )
 
     def updates(self, timeout: float | None = None) -> Iterator[ObjectUpdate]:
         """Every object update until ``timeout`` seconds pass (forever if None)."""
@@ -334,7 +364,7 @@ def wait_for(
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(
+                raise WaitTimeout(
                     f"{ref}: {path} did not reach the expected value within {timeout:g} s "
                     f"(last value: {values.get(path)!r})"
                 )

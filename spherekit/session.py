@@ -110,7 +110,12 @@ class Session:
         return codec.decode_return(method, payload)
 
     def call_raw(
-        self, this: MoRef | ManagedObject, method: str, /, *, _timeout: float | None = None,
+        self,
+        this: MoRef | ManagedObject,
+        method: str,
+        /,
+        *,
+        _timeout: float | None = None,
         **params: Any,
     ) -> etree._Element:
         """Like :meth:`call`, but return the response element undecoded (for bulk reads)."""
@@ -199,7 +204,7 @@ class Session:
         if mgr is not None and self._cookie:
             try:
                 self.call(mgr, "Logout")
-            except Exception:  # noqa: BLE001 - logging out of a dead session is not an error
+            except Exception:
                 pass
         self._cookie = None
 
@@ -232,7 +237,7 @@ class Session:
             while not self._closed.wait(interval):
                 try:
                     self.call(SERVICE_INSTANCE, "CurrentTime")
-                except Exception:  # noqa: BLE001, S112 - the next real call reports problems
+                except Exception:
                     continue
 
         self._keepalive = threading.Thread(target=run, name="spherekit-keepalive", daemon=True)
@@ -333,9 +338,7 @@ def connect(
             read_timeout=read_timeout,
             wire_log=wire_log,
         )
-    session = Session(
-        transport, path=split.path, user=user, password=password, read_only=read_only
-    )
+    session = Session(transport, path=split.path, user=user, password=password, read_only=read_only)
     try:
         session.negotiate()
         session.login()
@@ -345,4 +348,3 @@ def connect(
     if keepalive:
         session.start_keepalive(keepalive)
     return session
-

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from spherekit.errors import SpherekitError, TimeoutError, UsageError
+from spherekit.errors import SpherekitError, UsageError, WaitTimeout
 from spherekit.property import Watch, apply_changes, filter_spec
 from spherekit.schema.base import ManagedObject, MoRef
 
@@ -93,7 +93,7 @@ def wait_for_tasks(
             left = deadline - time.monotonic()
             if left <= 0:
                 pending = ", ".join(r.value for r in refs if r not in done)
-                raise TimeoutError(f"tasks not finished within {timeout:g} s: {pending}")
+                raise WaitTimeout(f"tasks not finished within {timeout:g} s: {pending}")
             result = watch.wait(min(left, 60.0))
             if result is None:
                 continue

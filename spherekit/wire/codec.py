@@ -21,7 +21,6 @@ import base64
 import difflib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from lxml import etree
@@ -104,7 +103,7 @@ _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
 def _check_xml_chars(s: str, path: str) -> None:
     for ch in s:
         o = ord(ch)
-        if o < 0x20 and ch not in "\t\n\r" or 0xD800 <= o <= 0xDFFF or o in (0xFFFE, 0xFFFF):
+        if (o < 0x20 and ch not in "\t\n\r") or 0xD800 <= o <= 0xDFFF or o in (0xFFFE, 0xFFFF):
             raise UsageError(f"{path}: character {ch!r} cannot be sent in XML")
 
 
@@ -293,9 +292,9 @@ def _moref(value: Any, tname: str, path: str) -> MoRef:
         value = value.ref
     if not isinstance(value, MoRef):
         raise _type_error(path, f"a reference to a {tname} (MoRef or handle)", value)
-    if tname != "ManagedObject" and registry.is_managed(value.type):
-        if not registry.is_subtype(value.type, tname):
-            raise UsageError(f"{path}: expected a reference to a {tname}, got {value}")
+    known = tname != "ManagedObject" and registry.is_managed(value.type)
+    if known and not registry.is_subtype(value.type, tname):
+        raise UsageError(f"{path}: expected a reference to a {tname}, got {value}")
     return value
 
 
@@ -487,3 +486,69 @@ def decode_fault(fault: etree._Element, method: str | None) -> Exception:
     exc.msg = text or None
     exc.method_name = method
     return exc
+
+
+# ---------------------------------------------------------------------------------------
+# the server's direction (the simulator): decode requests, encode responses and faults
+
+
+def decode_request(body: bytes) -> tuple[str, MoRef, dict[str, Any]]:
+    """(method, _this, {parameter attribute: value}) of a SOAP request.
+
+    An unknown method raises UsageError; a missing ``_this`` raises ProtocolError.
+    """
+    payload = _body(parse(body, what="request"))
+    method = _local(payload.tag)
+    pinfo = method_info(method)[6]
+    by_xml = {p[1]: p for p in pinfo}
+    this: MoRef | None = None
+    params: dict[str, Any] = {}
+    for child in payload:
+        name = _local(child.tag)
+        if name == "_this":
+            this = MoRef(child.get("type") or "", (child.text or "").strip())
+            continue
+        p = by_xml.get(name)
+        if p is None:
+            raise ProtocolError(f"{method} has no parameter {name!r}")
+        attr, _xml, tname, flags, _since = p
+        value = decode(child, tname)
+        if flags & ARRAY:
+            params.setdefault(attr, []).append(value)
+        else:
+            params[attr] = value
+    if this is None:
+        raise ProtocolError(f"{method}: the request has no _this")
+    return method, this, params
+
+
+def encode_response(method: str, value: Any) -> bytes:
+    """The SOAP response body carrying ``value`` as ``method``'s return value."""
+    _owner, _since, _task, _writes, rtype, rflags, _p = method_info(method)
+    enc = Encoder()
+    out = enc.out
+    out.append(ENVELOPE_START)
+    out.append(f'<{method}Response xmlns="{NS_VIM}">')
+    if rtype != "void" and value is not None:
+        enc.field("returnval", rtype, rflags, value, f"{method}.returnval")
+    out.append(f"</{method}Response>")
+    out.append(ENVELOPE_END)
+    return enc.text().encode("utf-8")
+
+
+def encode_fault(fault: DataObject, message: str) -> bytes:
+    """A SOAP Fault carrying ``fault`` (a MethodFault) in its detail, as vCenter sends it."""
+    name = fault._wsdl_name
+    enc = Encoder()
+    out = enc.out
+    out.append(ENVELOPE_START)
+    out.append(
+        f"<soapenv:Fault><faultcode>ServerFaultCode</faultcode>"
+        f"<faultstring>{escape(message)}</faultstring><detail>"
+    )
+    inner = Encoder()
+    inner.data(f"{name}Fault", name, fault, "fault", xsi=True)
+    out.append(inner.text().replace(f"<{name}Fault ", f'<{name}Fault xmlns="{NS_VIM}" ', 1))
+    out.append("</detail></soapenv:Fault>")
+    out.append(ENVELOPE_END)
+    return enc.text().encode("utf-8")

@@ -27,7 +27,12 @@ pyVmomi conventions that are *not* disagreements (each is recorded in ``notes``)
     ``fault`` <-> the unwrapped fault and ``localizedMessage`` <-> ``msg``.
 ``type-name`` / ``method-name``
     pyVmomi decodes ``vmodl.TypeName`` values to its Python classes and ``vmodl.MethodName``
-    values to its method objects; spherekit keeps the strings. Compared by WSDL name.
+    values to its method objects (an ``UnknownManagedMethod`` for a name it does not know,
+    such as vcsim's ``TaskInfo.name`` "PowerOff"); spherekit keeps the strings. Compared by
+    name.
+``empty-fault-string``
+    For a SOAP fault with an empty ``<faultstring>`` pyVmomi's ``msg`` is ``""``; spherekit's
+    is ``None`` (on purpose: ``str(fault)`` then names the fault type).
 """
 
 from __future__ import annotations
@@ -183,16 +188,16 @@ class Comparison:
 def compare(ours: Any, theirs: Any, path: str = "result") -> Comparison:
     """Compare spherekit's decoded value with pyVmomi's, recursively and exhaustively."""
     result = Comparison()
-    if isinstance(ours, MethodFault):  # a SOAP fault: the fault string is the message
-        _value(ours, theirs, path, result)
-        _leaf(ours.msg, _pyvmomi_msg(theirs), f"{path}.msg", result)
-    else:
-        _value(ours, theirs, path, result)
+    _value(ours, theirs, path, result)
+    if isinstance(ours, MethodFault) and _is_pyvmomi_fault(theirs):
+        # a SOAP fault: both keep the faultstring as the fault's message, but spherekit
+        # turns an empty one into None (its str() then names the fault type instead)
+        if ours.msg is None and theirs.msg == "":
+            result.leaves += 1
+            result.note("empty-fault-string", f"{path}.msg")
+        else:
+            _leaf(ours.msg, theirs.msg, f"{path}.msg", result)
     return result
-
-
-def _pyvmomi_msg(theirs: Any) -> Any:
-    return getattr(theirs, "msg", None)
 
 
 def _is_pyvmomi_data(v: Any) -> bool:
@@ -305,10 +310,15 @@ def _list(ours: list[Any], theirs: Any, path: str, r: Comparison) -> None:
 
 
 def _leaf(ours: Any, theirs: Any, path: str, r: Comparison) -> None:
+    if ours is None and theirs is None:
+        return  # absent on both sides (an unset localizedMessage)
     r.leaves += 1
     if isinstance(theirs, type) and hasattr(theirs, "_wsdlName"):
         r.note("type-name", path)
         theirs = theirs._wsdlName
+    elif isinstance(theirs, _V.UnknownManagedMethod):
+        r.note("method-name", path)
+        theirs = theirs.name
     elif isinstance(theirs, _V.ManagedMethod):
         r.note("method-name", path)
         theirs = theirs.info.wsdlName

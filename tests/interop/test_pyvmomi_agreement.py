@@ -21,6 +21,7 @@ the comparison records a note instead; see the docstring of ``agreement.py``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,12 +67,20 @@ def _connect(sim: Vcsim) -> Client:
     return Client(session, recorder)
 
 
+@contextmanager
+def connected(sim: Vcsim) -> Iterator[Client]:
+    c = _connect(sim)
+    try:
+        yield c
+    finally:
+        c.session.close()
+
+
 @pytest.fixture(scope="module")
 def client(vcsim: Vcsim) -> Iterator[Client]:
     """A session on the shared vcsim; only reads."""
-    c = _connect(vcsim)
-    yield c
-    c.session.close()
+    with connected(vcsim) as c:
+        yield c
 
 
 def agree(exchange: Exchange, api_version: str, minimum: int) -> Comparison:
@@ -126,33 +135,48 @@ def test_service_content(client: Client) -> None:
 
 
 def test_task_info_success_and_error(vcsim_factory: VcsimFactory) -> None:
-    c = _connect(vcsim_factory(cluster=0))
-    s = c.session
-    rows = prop.fetch(s, "VirtualMachine", ["runtime.powerState"])
-    vm = next(ref for ref, values in rows if values["runtime.powerState"] == "poweredOn")
-    done = s.call(vm, "PowerOffVM_Task")
-    failed = s.call(vm, "PowerOffVM_Task")  # already off: the task fails, InvalidPowerState
-    agree(c.recorder.last("PowerOffVM_Task"), s.api_version, 1)
-    spec = prop.filter_spec("Task", ["info"], [done, failed])
-    infos = {ref: values["info"] for ref, values in prop.retrieve(s, spec)}
-    assert (infos[done].state, infos[failed].state) == ("success", "error")
-    result = agree(c.recorder.last("RetrievePropertiesEx"), s.api_version, 40)
-    # the error's LocalizedMethodFault was compared through pyVmomi's unwrapped fault
-    assert result.notes["localized-fault"] == ["RetrievePropertiesEx.objects[1].propSet[0].val.error"]
+    with connected(vcsim_factory(cluster=0)) as c:
+        s = c.session
+        rows = prop.fetch(s, "VirtualMachine", ["runtime.powerState"])
+        vm = next(ref for ref, values in rows if values["runtime.powerState"] == "poweredOn")
+        done = s.call(vm, "PowerOffVM_Task")
+        failed = s.call(vm, "PowerOffVM_Task")  # already off: the task fails
+        agree(c.recorder.last("PowerOffVM_Task"), s.api_version, 1)
+        spec = prop.filter_spec("Task", ["info"], [done, failed])
+        infos = {ref: values["info"] for ref, values in prop.retrieve(s, spec)}
+        assert (infos[done].state, infos[failed].state) == ("success", "error")
+        result = agree(c.recorder.last("RetrievePropertiesEx"), s.api_version, 40)
+    # the error's LocalizedMethodFault was compared with pyVmomi's unwrapped fault
+    error = f"RetrievePropertiesEx.objects[{list(infos).index(failed)}].propSet[0].val.error"
+    assert result.notes["localized-fault"] == [error]
     assert "InvalidPowerState" in result.types
-    s.close()
 
 
 def test_query_events(vcsim_factory: VcsimFactory) -> None:
-    c = _connect(vcsim_factory(cluster=0))
-    s = c.session
-    rows = prop.fetch(s, "VirtualMachine", ["name"])
-    s.call(rows[0][0], "PowerOffVM_Task")
-    events = s.call(s.content.eventManager, "QueryEvents", filter=EventFilterSpec())
-    assert len(events) >= 5
-    result = agree(c.recorder.last("QueryEvents"), s.api_version, 100)
+    with connected(vcsim_factory(cluster=0)) as c:
+        s = c.session
+        rows = prop.fetch(s, "VirtualMachine", ["name"])
+        s.call(rows[0][0], "PowerOffVM_Task")
+        events = s.call(s.content.eventManager, "QueryEvents", filter=EventFilterSpec())
+        assert len(events) >= 5
+        result = agree(c.recorder.last("QueryEvents"), s.api_version, 100)
     assert {"VmPoweredOffEvent", "VmBeingCreatedEvent", "VirtualMachineConfigSpec"} <= result.types
-    s.close()
+
+
+def test_missing_property_carries_a_localized_fault(client: Client) -> None:
+    # spherekit checks paths before sending (filter_spec), so build the spec by hand;
+    # vcsim answers with a missingSet entry whose fault is an InvalidProperty
+    s = client.session
+    vm = prop.fetch(s, "VirtualMachine", ["name"])[0][0]
+    spec = PropertyFilterSpec(
+        propSet=[PropertySpec(type="VirtualMachine", pathSet=["noSuchProperty"])],
+        objectSet=[ObjectSpec(obj=vm)],
+    )
+    s.call(s.content.propertyCollector, "RetrievePropertiesEx", specSet=[spec],
+           options=RetrieveOptions())  # fmt: skip
+    result = agree(client.recorder.last("RetrievePropertiesEx"), s.api_version, 3)
+    assert result.notes["localized-fault"] == ["RetrievePropertiesEx.objects[0].missingSet[0].fault"]
+    assert "InvalidProperty" in result.types
 
 
 def _invalid_login(s: Session) -> None:
@@ -164,21 +188,9 @@ def _object_not_found(s: Session) -> None:
     prop.retrieve(s, spec)
 
 
-def _invalid_property(s: Session) -> None:
-    # spherekit checks paths before sending (filter_spec), so build the spec by hand
-    vm = prop.fetch(s, "VirtualMachine", ["name"])[0][0]
-    spec = PropertyFilterSpec(
-        propSet=[PropertySpec(type="VirtualMachine", pathSet=["noSuchProperty"])],
-        objectSet=[ObjectSpec(obj=vm)],
-    )
-    s.call(s.content.propertyCollector, "RetrievePropertiesEx", specSet=[spec],
-           options=RetrieveOptions())  # fmt: skip
-
-
 FAULTS = [
     ("Login", _invalid_login, "InvalidLogin"),
     ("RetrievePropertiesEx", _object_not_found, "ManagedObjectNotFound"),
-    ("RetrievePropertiesEx", _invalid_property, "InvalidProperty"),
 ]
 
 
@@ -193,14 +205,14 @@ def test_soap_faults(client: Client, method: str, call: Any, fault: str) -> None
 
 
 def test_soap_fault_with_fields(vcsim_factory: VcsimFactory) -> None:
-    c = _connect(vcsim_factory(cluster=0, vm=0))
-    s = c.session
-    with pytest.raises(MethodFault) as raised:
-        s.call(s.content.rootFolder, "CreateFolder", name="DC0")  # the datacenter's name
-    assert raised.value._wsdl_name == "DuplicateName"
-    result = agree(c.recorder.last("CreateFolder"), s.api_version, 3)
-    assert result.leaves == 3  # name, object, faultstring (empty: vcsim sends none)
-    s.close()
+    with connected(vcsim_factory(cluster=0, vm=0)) as c:
+        s = c.session
+        with pytest.raises(MethodFault) as raised:
+            s.call(s.content.rootFolder, "CreateFolder", name="DC0")  # the datacenter's name
+        assert raised.value._wsdl_name == "DuplicateName"
+        result = agree(c.recorder.last("CreateFolder"), s.api_version, 3)
+    assert result.leaves == 3  # name, object, and the faultstring (empty from vcsim)
+    assert result.notes["empty-fault-string"] == ["CreateFolder.msg"]
 
 
 def test_not_found_fault_carries_the_object(client: Client) -> None:

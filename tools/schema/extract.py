@@ -55,24 +55,73 @@ PRIMITIVES = {
 # guide: CreateVirtualDisk_Task is guarded by System.View and checked at run time). The API's
 # naming convention is: these prefixes read ...
 READ_PREFIXES = (
-    "Retrieve", "Query", "Find", "Search", "Browse", "Check", "Validate", "Fetch",
-    "Read", "Continue", "Has", "Is", "Get", "List", "Estimate", "Recommend", "Lookup",
-    "WaitFor", "Compute", "Compare", "Download", "Parse", "DVSManagerLookup",
+    "Retrieve",
+    "Query",
+    "Find",
+    "Search",
+    "Browse",
+    "Check",
+    "Validate",
+    "Fetch",
+    "Read",
+    "Continue",
+    "Has",
+    "Is",
+    "Get",
+    "List",
+    "Estimate",
+    "Recommend",
+    "Lookup",
+    "WaitFor",
+    "Compute",
+    "Compare",
+    "Download",
+    "Parse",
+    "DVSManagerLookup",
 )
 # ... and these methods touch only the caller's own session, collectors and views.
 SESSION_METHODS = {
-    "Login", "LoginByToken", "LoginBySSPI", "LoginExtensionBySubjectName",
-    "LoginExtensionByCertificate", "Logout", "SessionIsActive", "CloneSession",
-    "AcquireCloneTicket", "AcquireLocalTicket", "AcquireGenericServiceTicket", "CurrentTime",
-    "CreateFilter", "DestroyPropertyFilter", "CheckForUpdates", "CancelWaitForUpdates",
-    "CancelRetrievePropertiesEx", "CreatePropertyCollector", "DestroyPropertyCollector",
-    "CreateContainerView", "CreateListView", "CreateListViewFromView", "CreateInventoryView",
-    "DestroyView", "ModifyListView", "ResetListView", "ResetListViewFromView",
-    "OpenInventoryViewFolder", "CloseInventoryViewFolder",
-    "CreateCollectorForEvents", "CreateCollectorForTasks",
-    "CreateCollectorWithInfoFilterForTasks", "DestroyCollector", "ResetCollector",
-    "RewindCollector", "SetCollectorPageSize", "CreateDescriptor", "CreateImportSpec",
-    "XmlToCustomizationSpecItem", "CustomizationSpecItemToXml", "ConvertNamespacePathToUuidPath",
+    "Login",
+    "LoginByToken",
+    "LoginBySSPI",
+    "LoginExtensionBySubjectName",
+    "LoginExtensionByCertificate",
+    "Logout",
+    "SessionIsActive",
+    "CloneSession",
+    "AcquireCloneTicket",
+    "AcquireLocalTicket",
+    "AcquireGenericServiceTicket",
+    "CurrentTime",
+    "CreateFilter",
+    "DestroyPropertyFilter",
+    "CheckForUpdates",
+    "CancelWaitForUpdates",
+    "CancelRetrievePropertiesEx",
+    "CreatePropertyCollector",
+    "DestroyPropertyCollector",
+    "CreateContainerView",
+    "CreateListView",
+    "CreateListViewFromView",
+    "CreateInventoryView",
+    "DestroyView",
+    "ModifyListView",
+    "ResetListView",
+    "ResetListViewFromView",
+    "OpenInventoryViewFolder",
+    "CloseInventoryViewFolder",
+    "CreateCollectorForEvents",
+    "CreateCollectorForTasks",
+    "CreateCollectorWithInfoFilterForTasks",
+    "DestroyCollector",
+    "ResetCollector",
+    "RewindCollector",
+    "SetCollectorPageSize",
+    "CreateDescriptor",
+    "CreateImportSpec",
+    "XmlToCustomizationSpecItem",
+    "CustomizationSpecItemToXml",
+    "ConvertNamespacePathToUuidPath",
 }
 # Names that match a read prefix but do change state
 WRITES: set[str] = set()
@@ -106,8 +155,9 @@ def vim25_names() -> set[str]:
                 names.add(node.args[0].value)
     # the roots that VmomiSupport defines itself (DataObject, ManagedObject, MethodFault, ...)
     names.update(
-        d[0] for (ns, _), d in V._wsdlDefMap.items() if ns == NS and "." not in d[0] or
-        d[0].startswith("vmodl.") and d[0].count(".") == 1
+        d[0]
+        for (ns, _), d in V._wsdlDefMap.items()
+        if (ns == NS and "." not in d[0]) or (d[0].startswith("vmodl.") and d[0].count(".") == 1)
     )
     return names
 
@@ -142,7 +192,11 @@ def localize_faults(data: dict[str, Any], managed: dict[str, Any]) -> None:
     data["LocalizedMethodFault"]["base"] = "DynamicData"
 
     def fix(t: str) -> str:
-        return "LocalizedMethodFault" + t[len("MethodFault") :] if t in ("MethodFault", "MethodFault[]") else t
+        return (
+            "LocalizedMethodFault" + t[len("MethodFault") :]
+            if t in ("MethodFault", "MethodFault[]")
+            else t
+        )
 
     for name, d in data.items():
         for f in d["fields"]:
@@ -192,6 +246,11 @@ def main(out: Path = OUT) -> int:
                 name, typ, pver, flags = p[:4]
                 if wsdl == "MethodFault" and name == "msg":
                     continue  # pyVmomi's own slot for the SOAP faultstring; not a WSDL element
+                if flags & V.F_LINK:
+                    # A link holds the key of another object in the same response (a
+                    # HostMultipathInfoPath's adapter is a HostHostBusAdapter's key): the
+                    # WSDL type, and what is on the wire, is xsd:string.
+                    typ = "string[]" if typ.endswith("[]") else "string"
                 f: dict[str, Any] = {"name": name, "type": tref(typ), "version": vmap[pver]}
                 if flags & V.F_OPTIONAL:
                     f["optional"] = True
@@ -261,8 +320,10 @@ def main(out: Path = OUT) -> int:
         "managed": managed,
     }
     out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    print(f"{out}: {len(data)} data types, {len(enums)} enums, {len(managed)} managed types, "
-          f"{sum(len(m['methods']) for m in managed.values())} methods")
+    print(
+        f"{out}: {len(data)} data types, {len(enums)} enums, {len(managed)} managed types, "
+        f"{sum(len(m['methods']) for m in managed.values())} methods"
+    )
     return 0
 
 

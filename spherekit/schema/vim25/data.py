@@ -27086,15 +27086,15 @@ class HostMultipathInfoLogicalUnit(DynamicData):
 
     _wsdl_name = 'HostMultipathInfoLogicalUnit'
     _version = 0
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 0), ('id', 'id', 'string', 0, 0), ('lun', 'lun', 'ScsiLun', 0, 0), ('path', 'path', 'HostMultipathInfoPath', 1, 0), ('policy', 'policy', 'HostMultipathInfoLogicalUnitPolicy', 0, 0), ('storageArrayTypePolicy', 'storageArrayTypePolicy', 'HostMultipathInfoLogicalUnitStorageArrayTypePolicy', 2, 4),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 0), ('id', 'id', 'string', 0, 0), ('lun', 'lun', 'string', 0, 0), ('path', 'path', 'HostMultipathInfoPath', 1, 0), ('policy', 'policy', 'HostMultipathInfoLogicalUnitPolicy', 0, 0), ('storageArrayTypePolicy', 'storageArrayTypePolicy', 'HostMultipathInfoLogicalUnitStorageArrayTypePolicy', 2, 4),)
     key: str = None  # type: ignore[assignment]
     id: str = None  # type: ignore[assignment]
-    lun: ScsiLun = None  # type: ignore[assignment]
+    lun: str = None  # type: ignore[assignment]
     path: list[HostMultipathInfoPath] = None  # type: ignore[assignment]
     policy: HostMultipathInfoLogicalUnitPolicy = None  # type: ignore[assignment]
     storageArrayTypePolicy: HostMultipathInfoLogicalUnitStorageArrayTypePolicy | None = None
 
-    def __init__(self, *, key: str, id: str, lun: ScsiLun, path: list[HostMultipathInfoPath], policy: HostMultipathInfoLogicalUnitPolicy, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, storageArrayTypePolicy: HostMultipathInfoLogicalUnitStorageArrayTypePolicy | None = None) -> None:
+    def __init__(self, *, key: str, id: str, lun: str, path: list[HostMultipathInfoPath], policy: HostMultipathInfoLogicalUnitPolicy, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, storageArrayTypePolicy: HostMultipathInfoLogicalUnitStorageArrayTypePolicy | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -27124,17 +27124,17 @@ class HostMultipathInfoPath(DynamicData):
 
     _wsdl_name = 'HostMultipathInfoPath'
     _version = 0
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 0), ('name', 'name', 'string', 0, 0), ('pathState', 'pathState', 'string', 0, 0), ('state', 'state', 'string', 2, 4), ('isWorkingPath', 'isWorkingPath', 'boolean', 2, 4), ('adapter', 'adapter', 'HostHostBusAdapter', 0, 0), ('lun', 'lun', 'HostMultipathInfoLogicalUnit', 0, 0), ('transport', 'transport', 'HostTargetTransport', 2, 0),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 0), ('name', 'name', 'string', 0, 0), ('pathState', 'pathState', 'string', 0, 0), ('state', 'state', 'string', 2, 4), ('isWorkingPath', 'isWorkingPath', 'boolean', 2, 4), ('adapter', 'adapter', 'string', 0, 0), ('lun', 'lun', 'string', 0, 0), ('transport', 'transport', 'HostTargetTransport', 2, 0),)
     key: str = None  # type: ignore[assignment]
     name: str = None  # type: ignore[assignment]
     pathState: str = None  # type: ignore[assignment]
     state: str | None = None
     isWorkingPath: bool | None = None
-    adapter: HostHostBusAdapter = None  # type: ignore[assignment]
-    lun: HostMultipathInfoLogicalUnit = None  # type: ignore[assignment]
+    adapter: str = None  # type: ignore[assignment]
+    lun: str = None  # type: ignore[assignment]
     transport: HostTargetTransport | None = None
 
-    def __init__(self, *, key: str, name: str, pathState: str, adapter: HostHostBusAdapter, lun: HostMultipathInfoLogicalUnit, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, state: str | None = None, isWorkingPath: bool | None = None, transport: HostTargetTransport | None = None) -> None:
+    def __init__(self, *, key: str, name: str, pathState: str, adapter: str, lun: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, state: str | None = None, isWorkingPath: bool | None = None, transport: HostTargetTransport | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -28057,12 +28057,12 @@ class HostNvmeController(DynamicData):
 
     _wsdl_name = 'HostNvmeController'
     _version = 17
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 17), ('controllerNumber', 'controllerNumber', 'int', 0, 17), ('subnqn', 'subnqn', 'string', 0, 17), ('name', 'name', 'string', 0, 17), ('associatedAdapter', 'associatedAdapter', 'HostHostBusAdapter', 0, 17), ('transportType', 'transportType', 'string', 0, 17), ('fusedOperationSupported', 'fusedOperationSupported', 'boolean', 0, 17), ('numberOfQueues', 'numberOfQueues', 'int', 0, 17), ('queueSize', 'queueSize', 'int', 0, 17), ('attachedNamespace', 'attachedNamespace', 'HostNvmeNamespace', 3, 17), ('vendorId', 'vendorId', 'string', 2, 17), ('model', 'model', 'string', 2, 17), ('serialNumber', 'serialNumber', 'string', 2, 17), ('firmwareVersion', 'firmwareVersion', 'string', 2, 17),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 17), ('controllerNumber', 'controllerNumber', 'int', 0, 17), ('subnqn', 'subnqn', 'string', 0, 17), ('name', 'name', 'string', 0, 17), ('associatedAdapter', 'associatedAdapter', 'string', 0, 17), ('transportType', 'transportType', 'string', 0, 17), ('fusedOperationSupported', 'fusedOperationSupported', 'boolean', 0, 17), ('numberOfQueues', 'numberOfQueues', 'int', 0, 17), ('queueSize', 'queueSize', 'int', 0, 17), ('attachedNamespace', 'attachedNamespace', 'HostNvmeNamespace', 3, 17), ('vendorId', 'vendorId', 'string', 2, 17), ('model', 'model', 'string', 2, 17), ('serialNumber', 'serialNumber', 'string', 2, 17), ('firmwareVersion', 'firmwareVersion', 'string', 2, 17),)
     key: str = None  # type: ignore[assignment]
     controllerNumber: int = None  # type: ignore[assignment]
     subnqn: str = None  # type: ignore[assignment]
     name: str = None  # type: ignore[assignment]
-    associatedAdapter: HostHostBusAdapter = None  # type: ignore[assignment]
+    associatedAdapter: str = None  # type: ignore[assignment]
     transportType: str = None  # type: ignore[assignment]
     fusedOperationSupported: bool = None  # type: ignore[assignment]
     numberOfQueues: int = None  # type: ignore[assignment]
@@ -28073,7 +28073,7 @@ class HostNvmeController(DynamicData):
     serialNumber: str | None = None
     firmwareVersion: str | None = None
 
-    def __init__(self, *, key: str, controllerNumber: int, subnqn: str, name: str, associatedAdapter: HostHostBusAdapter, transportType: str, fusedOperationSupported: bool, numberOfQueues: int, queueSize: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, attachedNamespace: list[HostNvmeNamespace] | None = None, vendorId: str | None = None, model: str | None = None, serialNumber: str | None = None, firmwareVersion: str | None = None) -> None:
+    def __init__(self, *, key: str, controllerNumber: int, subnqn: str, name: str, associatedAdapter: str, transportType: str, fusedOperationSupported: bool, numberOfQueues: int, queueSize: int, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, attachedNamespace: list[HostNvmeNamespace] | None = None, vendorId: str | None = None, model: str | None = None, serialNumber: str | None = None, firmwareVersion: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -28298,12 +28298,12 @@ class HostNvmeTopologyInterface(DynamicData):
 
     _wsdl_name = 'HostNvmeTopologyInterface'
     _version = 17
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 17), ('adapter', 'adapter', 'HostHostBusAdapter', 0, 17), ('connectedController', 'connectedController', 'HostNvmeController', 3, 17),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 17), ('adapter', 'adapter', 'string', 0, 17), ('connectedController', 'connectedController', 'HostNvmeController', 3, 17),)
     key: str = None  # type: ignore[assignment]
-    adapter: HostHostBusAdapter = None  # type: ignore[assignment]
+    adapter: str = None  # type: ignore[assignment]
     connectedController: list[HostNvmeController] | None = None
 
-    def __init__(self, *, key: str, adapter: HostHostBusAdapter, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, connectedController: list[HostNvmeController] | None = None) -> None:
+    def __init__(self, *, key: str, adapter: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, connectedController: list[HostNvmeController] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -28340,17 +28340,17 @@ class HostOpaqueSwitch(DynamicData):
 
     _wsdl_name = 'HostOpaqueSwitch'
     _version = 8
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 8), ('name', 'name', 'string', 2, 8), ('pnic', 'pnic', 'PhysicalNic', 3, 8), ('pnicZone', 'pnicZone', 'HostOpaqueSwitchPhysicalNicZone', 3, 9), ('status', 'status', 'string', 2, 9), ('vtep', 'vtep', 'HostVirtualNic', 3, 9), ('extraConfig', 'extraConfig', 'OptionValue', 3, 10), ('featureCapability', 'featureCapability', 'HostFeatureCapability', 3, 11),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 8), ('name', 'name', 'string', 2, 8), ('pnic', 'pnic', 'string', 3, 8), ('pnicZone', 'pnicZone', 'HostOpaqueSwitchPhysicalNicZone', 3, 9), ('status', 'status', 'string', 2, 9), ('vtep', 'vtep', 'HostVirtualNic', 3, 9), ('extraConfig', 'extraConfig', 'OptionValue', 3, 10), ('featureCapability', 'featureCapability', 'HostFeatureCapability', 3, 11),)
     key: str = None  # type: ignore[assignment]
     name: str | None = None
-    pnic: list[PhysicalNic] | None = None
+    pnic: list[str] | None = None
     pnicZone: list[HostOpaqueSwitchPhysicalNicZone] | None = None
     status: str | None = None
     vtep: list[HostVirtualNic] | None = None
     extraConfig: list[OptionValue] | None = None
     featureCapability: list[HostFeatureCapability] | None = None
 
-    def __init__(self, *, key: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, name: str | None = None, pnic: list[PhysicalNic] | None = None, pnicZone: list[HostOpaqueSwitchPhysicalNicZone] | None = None, status: str | None = None, vtep: list[HostVirtualNic] | None = None, extraConfig: list[OptionValue] | None = None, featureCapability: list[HostFeatureCapability] | None = None) -> None:
+    def __init__(self, *, key: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, name: str | None = None, pnic: list[str] | None = None, pnicZone: list[HostOpaqueSwitchPhysicalNicZone] | None = None, status: str | None = None, vtep: list[HostVirtualNic] | None = None, extraConfig: list[OptionValue] | None = None, featureCapability: list[HostFeatureCapability] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -28813,12 +28813,12 @@ class HostPlugStoreTopologyAdapter(DynamicData):
 
     _wsdl_name = 'HostPlugStoreTopologyAdapter'
     _version = 4
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 4), ('adapter', 'adapter', 'HostHostBusAdapter', 0, 4), ('path', 'path', 'HostPlugStoreTopologyPath', 3, 4),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 4), ('adapter', 'adapter', 'string', 0, 4), ('path', 'path', 'string', 3, 4),)
     key: str = None  # type: ignore[assignment]
-    adapter: HostHostBusAdapter = None  # type: ignore[assignment]
-    path: list[HostPlugStoreTopologyPath] | None = None
+    adapter: str = None  # type: ignore[assignment]
+    path: list[str] | None = None
 
-    def __init__(self, *, key: str, adapter: HostHostBusAdapter, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, path: list[HostPlugStoreTopologyPath] | None = None) -> None:
+    def __init__(self, *, key: str, adapter: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, path: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -28831,12 +28831,12 @@ class HostPlugStoreTopologyDevice(DynamicData):
 
     _wsdl_name = 'HostPlugStoreTopologyDevice'
     _version = 4
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 4), ('lun', 'lun', 'ScsiLun', 0, 4), ('path', 'path', 'HostPlugStoreTopologyPath', 3, 4),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 4), ('lun', 'lun', 'string', 0, 4), ('path', 'path', 'string', 3, 4),)
     key: str = None  # type: ignore[assignment]
-    lun: ScsiLun = None  # type: ignore[assignment]
-    path: list[HostPlugStoreTopologyPath] | None = None
+    lun: str = None  # type: ignore[assignment]
+    path: list[str] | None = None
 
-    def __init__(self, *, key: str, lun: ScsiLun, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, path: list[HostPlugStoreTopologyPath] | None = None) -> None:
+    def __init__(self, *, key: str, lun: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, path: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -28849,17 +28849,17 @@ class HostPlugStoreTopologyPath(DynamicData):
 
     _wsdl_name = 'HostPlugStoreTopologyPath'
     _version = 4
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 4), ('name', 'name', 'string', 0, 4), ('channelNumber', 'channelNumber', 'int', 2, 4), ('targetNumber', 'targetNumber', 'int', 2, 4), ('lunNumber', 'lunNumber', 'int', 2, 4), ('adapter', 'adapter', 'HostPlugStoreTopologyAdapter', 2, 4), ('target', 'target', 'HostPlugStoreTopologyTarget', 2, 4), ('device', 'device', 'HostPlugStoreTopologyDevice', 2, 4),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 4), ('name', 'name', 'string', 0, 4), ('channelNumber', 'channelNumber', 'int', 2, 4), ('targetNumber', 'targetNumber', 'int', 2, 4), ('lunNumber', 'lunNumber', 'int', 2, 4), ('adapter', 'adapter', 'string', 2, 4), ('target', 'target', 'string', 2, 4), ('device', 'device', 'string', 2, 4),)
     key: str = None  # type: ignore[assignment]
     name: str = None  # type: ignore[assignment]
     channelNumber: int | None = None
     targetNumber: int | None = None
     lunNumber: int | None = None
-    adapter: HostPlugStoreTopologyAdapter | None = None
-    target: HostPlugStoreTopologyTarget | None = None
-    device: HostPlugStoreTopologyDevice | None = None
+    adapter: str | None = None
+    target: str | None = None
+    device: str | None = None
 
-    def __init__(self, *, key: str, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, channelNumber: int | None = None, targetNumber: int | None = None, lunNumber: int | None = None, adapter: HostPlugStoreTopologyAdapter | None = None, target: HostPlugStoreTopologyTarget | None = None, device: HostPlugStoreTopologyDevice | None = None) -> None:
+    def __init__(self, *, key: str, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, channelNumber: int | None = None, targetNumber: int | None = None, lunNumber: int | None = None, adapter: str | None = None, target: str | None = None, device: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -28877,13 +28877,13 @@ class HostPlugStoreTopologyPlugin(DynamicData):
 
     _wsdl_name = 'HostPlugStoreTopologyPlugin'
     _version = 4
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 4), ('name', 'name', 'string', 0, 4), ('device', 'device', 'HostPlugStoreTopologyDevice', 3, 4), ('claimedPath', 'claimedPath', 'HostPlugStoreTopologyPath', 3, 4),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 4), ('name', 'name', 'string', 0, 4), ('device', 'device', 'string', 3, 4), ('claimedPath', 'claimedPath', 'string', 3, 4),)
     key: str = None  # type: ignore[assignment]
     name: str = None  # type: ignore[assignment]
-    device: list[HostPlugStoreTopologyDevice] | None = None
-    claimedPath: list[HostPlugStoreTopologyPath] | None = None
+    device: list[str] | None = None
+    claimedPath: list[str] | None = None
 
-    def __init__(self, *, key: str, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, device: list[HostPlugStoreTopologyDevice] | None = None, claimedPath: list[HostPlugStoreTopologyPath] | None = None) -> None:
+    def __init__(self, *, key: str, name: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, device: list[str] | None = None, claimedPath: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -28933,14 +28933,14 @@ class HostPortGroup(DynamicData):
 
     _wsdl_name = 'HostPortGroup'
     _version = 0
-    _fields = DynamicData._fields + (('key', 'key', 'string', 2, 0), ('port', 'port', 'HostPortGroupPort', 3, 0), ('vswitch', 'vswitch', 'HostVirtualSwitch', 2, 0), ('computedPolicy', 'computedPolicy', 'HostNetworkPolicy', 0, 0), ('spec', 'spec', 'HostPortGroupSpec', 0, 0),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 2, 0), ('port', 'port', 'HostPortGroupPort', 3, 0), ('vswitch', 'vswitch', 'string', 2, 0), ('computedPolicy', 'computedPolicy', 'HostNetworkPolicy', 0, 0), ('spec', 'spec', 'HostPortGroupSpec', 0, 0),)
     key: str | None = None
     port: list[HostPortGroupPort] | None = None
-    vswitch: HostVirtualSwitch | None = None
+    vswitch: str | None = None
     computedPolicy: HostNetworkPolicy = None  # type: ignore[assignment]
     spec: HostPortGroupSpec = None  # type: ignore[assignment]
 
-    def __init__(self, *, computedPolicy: HostNetworkPolicy, spec: HostPortGroupSpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, key: str | None = None, port: list[HostPortGroupPort] | None = None, vswitch: HostVirtualSwitch | None = None) -> None:
+    def __init__(self, *, computedPolicy: HostNetworkPolicy, spec: HostPortGroupSpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, key: str | None = None, port: list[HostPortGroupPort] | None = None, vswitch: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -29499,7 +29499,7 @@ class HostProxySwitch(DynamicData):
 
     _wsdl_name = 'HostProxySwitch'
     _version = 4
-    _fields = DynamicData._fields + (('dvsUuid', 'dvsUuid', 'string', 0, 4), ('dvsName', 'dvsName', 'string', 0, 4), ('key', 'key', 'string', 0, 4), ('numPorts', 'numPorts', 'int', 0, 4), ('configNumPorts', 'configNumPorts', 'int', 2, 6), ('numPortsAvailable', 'numPortsAvailable', 'int', 0, 4), ('uplinkPort', 'uplinkPort', 'KeyValue', 3, 4), ('mtu', 'mtu', 'int', 2, 4), ('pnic', 'pnic', 'PhysicalNic', 3, 4), ('spec', 'spec', 'HostProxySwitchSpec', 0, 4), ('hostLag', 'hostLag', 'HostProxySwitchHostLagConfig', 3, 8), ('networkReservationSupported', 'networkReservationSupported', 'boolean', 2, 8), ('nsxtEnabled', 'nsxtEnabled', 'boolean', 2, 17), ('ensEnabled', 'ensEnabled', 'boolean', 2, 17), ('ensInterruptEnabled', 'ensInterruptEnabled', 'boolean', 2, 17), ('transportZones', 'transportZones', 'DistributedVirtualSwitchHostMemberTransportZoneInfo', 3, 17), ('nsxUsedUplinkPort', 'nsxUsedUplinkPort', 'string', 3, 17), ('nsxtStatus', 'nsxtStatus', 'string', 2, 17), ('nsxtStatusDetail', 'nsxtStatusDetail', 'string', 2, 17), ('ensInfo', 'ensInfo', 'HostProxySwitchEnsInfo', 2, 27), ('networkOffloadingEnabled', 'networkOffloadingEnabled', 'boolean', 2, 27), ('hostUplinkState', 'hostUplinkState', 'DistributedVirtualSwitchHostMemberHostUplinkState', 3, 31), ('autoDeployOwned', 'autoDeployOwned', 'boolean', 2, 34), ('hostPerfNicOffloadState', 'hostPerfNicOffloadState', 'DistributedVirtualSwitchHostMemberHostPerfNicOffloadState', 2, 34), ('teplessMode', 'teplessMode', 'boolean', 2, 34),)
+    _fields = DynamicData._fields + (('dvsUuid', 'dvsUuid', 'string', 0, 4), ('dvsName', 'dvsName', 'string', 0, 4), ('key', 'key', 'string', 0, 4), ('numPorts', 'numPorts', 'int', 0, 4), ('configNumPorts', 'configNumPorts', 'int', 2, 6), ('numPortsAvailable', 'numPortsAvailable', 'int', 0, 4), ('uplinkPort', 'uplinkPort', 'KeyValue', 3, 4), ('mtu', 'mtu', 'int', 2, 4), ('pnic', 'pnic', 'string', 3, 4), ('spec', 'spec', 'HostProxySwitchSpec', 0, 4), ('hostLag', 'hostLag', 'HostProxySwitchHostLagConfig', 3, 8), ('networkReservationSupported', 'networkReservationSupported', 'boolean', 2, 8), ('nsxtEnabled', 'nsxtEnabled', 'boolean', 2, 17), ('ensEnabled', 'ensEnabled', 'boolean', 2, 17), ('ensInterruptEnabled', 'ensInterruptEnabled', 'boolean', 2, 17), ('transportZones', 'transportZones', 'DistributedVirtualSwitchHostMemberTransportZoneInfo', 3, 17), ('nsxUsedUplinkPort', 'nsxUsedUplinkPort', 'string', 3, 17), ('nsxtStatus', 'nsxtStatus', 'string', 2, 17), ('nsxtStatusDetail', 'nsxtStatusDetail', 'string', 2, 17), ('ensInfo', 'ensInfo', 'HostProxySwitchEnsInfo', 2, 27), ('networkOffloadingEnabled', 'networkOffloadingEnabled', 'boolean', 2, 27), ('hostUplinkState', 'hostUplinkState', 'DistributedVirtualSwitchHostMemberHostUplinkState', 3, 31), ('autoDeployOwned', 'autoDeployOwned', 'boolean', 2, 34), ('hostPerfNicOffloadState', 'hostPerfNicOffloadState', 'DistributedVirtualSwitchHostMemberHostPerfNicOffloadState', 2, 34), ('teplessMode', 'teplessMode', 'boolean', 2, 34),)
     dvsUuid: str = None  # type: ignore[assignment]
     dvsName: str = None  # type: ignore[assignment]
     key: str = None  # type: ignore[assignment]
@@ -29508,7 +29508,7 @@ class HostProxySwitch(DynamicData):
     numPortsAvailable: int = None  # type: ignore[assignment]
     uplinkPort: list[KeyValue] | None = None
     mtu: int | None = None
-    pnic: list[PhysicalNic] | None = None
+    pnic: list[str] | None = None
     spec: HostProxySwitchSpec = None  # type: ignore[assignment]
     hostLag: list[HostProxySwitchHostLagConfig] | None = None
     networkReservationSupported: bool | None = None
@@ -29526,7 +29526,7 @@ class HostProxySwitch(DynamicData):
     hostPerfNicOffloadState: DistributedVirtualSwitchHostMemberHostPerfNicOffloadState | None = None
     teplessMode: bool | None = None
 
-    def __init__(self, *, dvsUuid: str, dvsName: str, key: str, numPorts: int, numPortsAvailable: int, spec: HostProxySwitchSpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, configNumPorts: int | None = None, uplinkPort: list[KeyValue] | None = None, mtu: int | None = None, pnic: list[PhysicalNic] | None = None, hostLag: list[HostProxySwitchHostLagConfig] | None = None, networkReservationSupported: bool | None = None, nsxtEnabled: bool | None = None, ensEnabled: bool | None = None, ensInterruptEnabled: bool | None = None, transportZones: list[DistributedVirtualSwitchHostMemberTransportZoneInfo] | None = None, nsxUsedUplinkPort: list[str] | None = None, nsxtStatus: str | None = None, nsxtStatusDetail: str | None = None, ensInfo: HostProxySwitchEnsInfo | None = None, networkOffloadingEnabled: bool | None = None, hostUplinkState: list[DistributedVirtualSwitchHostMemberHostUplinkState] | None = None, autoDeployOwned: bool | None = None, hostPerfNicOffloadState: DistributedVirtualSwitchHostMemberHostPerfNicOffloadState | None = None, teplessMode: bool | None = None) -> None:
+    def __init__(self, *, dvsUuid: str, dvsName: str, key: str, numPorts: int, numPortsAvailable: int, spec: HostProxySwitchSpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, configNumPorts: int | None = None, uplinkPort: list[KeyValue] | None = None, mtu: int | None = None, pnic: list[str] | None = None, hostLag: list[HostProxySwitchHostLagConfig] | None = None, networkReservationSupported: bool | None = None, nsxtEnabled: bool | None = None, ensEnabled: bool | None = None, ensInterruptEnabled: bool | None = None, transportZones: list[DistributedVirtualSwitchHostMemberTransportZoneInfo] | None = None, nsxUsedUplinkPort: list[str] | None = None, nsxtStatus: str | None = None, nsxtStatusDetail: str | None = None, ensInfo: HostProxySwitchEnsInfo | None = None, networkOffloadingEnabled: bool | None = None, hostUplinkState: list[DistributedVirtualSwitchHostMemberHostUplinkState] | None = None, autoDeployOwned: bool | None = None, hostPerfNicOffloadState: DistributedVirtualSwitchHostMemberHostPerfNicOffloadState | None = None, teplessMode: bool | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.dvsUuid = dvsUuid
@@ -29758,10 +29758,10 @@ class HostRdmaDevicePnicBacking(HostRdmaDeviceBacking):
 
     _wsdl_name = 'HostRdmaDevicePnicBacking'
     _version = 17
-    _fields = HostRdmaDeviceBacking._fields + (('pairedUplink', 'pairedUplink', 'PhysicalNic', 0, 17),)
-    pairedUplink: PhysicalNic = None  # type: ignore[assignment]
+    _fields = HostRdmaDeviceBacking._fields + (('pairedUplink', 'pairedUplink', 'string', 0, 17),)
+    pairedUplink: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, pairedUplink: PhysicalNic, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
+    def __init__(self, *, pairedUplink: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.pairedUplink = pairedUplink
@@ -30143,12 +30143,12 @@ class HostScsiTopologyInterface(DynamicData):
 
     _wsdl_name = 'HostScsiTopologyInterface'
     _version = 0
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 0), ('adapter', 'adapter', 'HostHostBusAdapter', 0, 0), ('target', 'target', 'HostScsiTopologyTarget', 3, 0),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 0), ('adapter', 'adapter', 'string', 0, 0), ('target', 'target', 'HostScsiTopologyTarget', 3, 0),)
     key: str = None  # type: ignore[assignment]
-    adapter: HostHostBusAdapter = None  # type: ignore[assignment]
+    adapter: str = None  # type: ignore[assignment]
     target: list[HostScsiTopologyTarget] | None = None
 
-    def __init__(self, *, key: str, adapter: HostHostBusAdapter, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, target: list[HostScsiTopologyTarget] | None = None) -> None:
+    def __init__(self, *, key: str, adapter: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, target: list[HostScsiTopologyTarget] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -30161,12 +30161,12 @@ class HostScsiTopologyLun(DynamicData):
 
     _wsdl_name = 'HostScsiTopologyLun'
     _version = 0
-    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 0), ('lun', 'lun', 'int', 0, 0), ('scsiLun', 'scsiLun', 'ScsiLun', 0, 0),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 0, 0), ('lun', 'lun', 'int', 0, 0), ('scsiLun', 'scsiLun', 'string', 0, 0),)
     key: str = None  # type: ignore[assignment]
     lun: int = None  # type: ignore[assignment]
-    scsiLun: ScsiLun = None  # type: ignore[assignment]
+    scsiLun: str = None  # type: ignore[assignment]
 
-    def __init__(self, *, key: str, lun: int, scsiLun: ScsiLun, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
+    def __init__(self, *, key: str, lun: int, scsiLun: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -32007,11 +32007,11 @@ class HostVMotionNetConfig(DynamicData):
 
     _wsdl_name = 'HostVMotionNetConfig'
     _version = 0
-    _fields = DynamicData._fields + (('candidateVnic', 'candidateVnic', 'HostVirtualNic', 3, 0), ('selectedVnic', 'selectedVnic', 'HostVirtualNic', 2, 0),)
+    _fields = DynamicData._fields + (('candidateVnic', 'candidateVnic', 'HostVirtualNic', 3, 0), ('selectedVnic', 'selectedVnic', 'string', 2, 0),)
     candidateVnic: list[HostVirtualNic] | None = None
-    selectedVnic: HostVirtualNic | None = None
+    selectedVnic: str | None = None
 
-    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, candidateVnic: list[HostVirtualNic] | None = None, selectedVnic: HostVirtualNic | None = None) -> None:
+    def __init__(self, *, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, candidateVnic: list[HostVirtualNic] | None = None, selectedVnic: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.candidateVnic = candidateVnic
@@ -32080,15 +32080,15 @@ class HostVirtualNic(DynamicData):
 
     _wsdl_name = 'HostVirtualNic'
     _version = 0
-    _fields = DynamicData._fields + (('device', 'device', 'string', 0, 0), ('key', 'key', 'string', 0, 0), ('portgroup', 'portgroup', 'string', 0, 0), ('spec', 'spec', 'HostVirtualNicSpec', 0, 0), ('port', 'port', 'HostPortGroupPort', 2, 0), ('owner', 'owner', 'string', 2, 33),)
+    _fields = DynamicData._fields + (('device', 'device', 'string', 0, 0), ('key', 'key', 'string', 0, 0), ('portgroup', 'portgroup', 'string', 0, 0), ('spec', 'spec', 'HostVirtualNicSpec', 0, 0), ('port', 'port', 'string', 2, 0), ('owner', 'owner', 'string', 2, 33),)
     device: str = None  # type: ignore[assignment]
     key: str = None  # type: ignore[assignment]
     portgroup: str = None  # type: ignore[assignment]
     spec: HostVirtualNicSpec = None  # type: ignore[assignment]
-    port: HostPortGroupPort | None = None
+    port: str | None = None
     owner: str | None = None
 
-    def __init__(self, *, device: str, key: str, portgroup: str, spec: HostVirtualNicSpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, port: HostPortGroupPort | None = None, owner: str | None = None) -> None:
+    def __init__(self, *, device: str, key: str, portgroup: str, spec: HostVirtualNicSpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, port: str | None = None, owner: str | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.device = device
@@ -32240,17 +32240,17 @@ class HostVirtualSwitch(DynamicData):
 
     _wsdl_name = 'HostVirtualSwitch'
     _version = 0
-    _fields = DynamicData._fields + (('name', 'name', 'string', 0, 0), ('key', 'key', 'string', 0, 0), ('numPorts', 'numPorts', 'int', 0, 0), ('numPortsAvailable', 'numPortsAvailable', 'int', 0, 0), ('mtu', 'mtu', 'int', 2, 1), ('portgroup', 'portgroup', 'HostPortGroup', 3, 0), ('pnic', 'pnic', 'PhysicalNic', 3, 0), ('spec', 'spec', 'HostVirtualSwitchSpec', 0, 0),)
+    _fields = DynamicData._fields + (('name', 'name', 'string', 0, 0), ('key', 'key', 'string', 0, 0), ('numPorts', 'numPorts', 'int', 0, 0), ('numPortsAvailable', 'numPortsAvailable', 'int', 0, 0), ('mtu', 'mtu', 'int', 2, 1), ('portgroup', 'portgroup', 'string', 3, 0), ('pnic', 'pnic', 'string', 3, 0), ('spec', 'spec', 'HostVirtualSwitchSpec', 0, 0),)
     name: str = None  # type: ignore[assignment]
     key: str = None  # type: ignore[assignment]
     numPorts: int = None  # type: ignore[assignment]
     numPortsAvailable: int = None  # type: ignore[assignment]
     mtu: int | None = None
-    portgroup: list[HostPortGroup] | None = None
-    pnic: list[PhysicalNic] | None = None
+    portgroup: list[str] | None = None
+    pnic: list[str] | None = None
     spec: HostVirtualSwitchSpec = None  # type: ignore[assignment]
 
-    def __init__(self, *, name: str, key: str, numPorts: int, numPortsAvailable: int, spec: HostVirtualSwitchSpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, mtu: int | None = None, portgroup: list[HostPortGroup] | None = None, pnic: list[PhysicalNic] | None = None) -> None:
+    def __init__(self, *, name: str, key: str, numPorts: int, numPortsAvailable: int, spec: HostVirtualSwitchSpec, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, mtu: int | None = None, portgroup: list[str] | None = None, pnic: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.name = name
@@ -42737,7 +42737,7 @@ class PhysicalNic(DynamicData):
 
     _wsdl_name = 'PhysicalNic'
     _version = 0
-    _fields = DynamicData._fields + (('key', 'key', 'string', 2, 0), ('device', 'device', 'string', 0, 0), ('pci', 'pci', 'string', 0, 0), ('driver', 'driver', 'string', 2, 0), ('driverVersion', 'driverVersion', 'string', 2, 27), ('firmwareVersion', 'firmwareVersion', 'string', 2, 27), ('linkSpeed', 'linkSpeed', 'PhysicalNicLinkInfo', 2, 0), ('validLinkSpecification', 'validLinkSpecification', 'PhysicalNicLinkInfo', 3, 0), ('spec', 'spec', 'PhysicalNicSpec', 0, 0), ('wakeOnLanSupported', 'wakeOnLanSupported', 'boolean', 0, 1), ('mac', 'mac', 'string', 0, 1), ('fcoeConfiguration', 'fcoeConfiguration', 'FcoeConfig', 2, 6), ('vmDirectPathGen2Supported', 'vmDirectPathGen2Supported', 'boolean', 2, 5), ('vmDirectPathGen2SupportedMode', 'vmDirectPathGen2SupportedMode', 'string', 2, 5), ('resourcePoolSchedulerAllowed', 'resourcePoolSchedulerAllowed', 'boolean', 2, 5), ('resourcePoolSchedulerDisallowedReason', 'resourcePoolSchedulerDisallowedReason', 'string', 3, 5), ('autoNegotiateSupported', 'autoNegotiateSupported', 'boolean', 2, 5), ('enhancedNetworkingStackSupported', 'enhancedNetworkingStackSupported', 'boolean', 2, 11), ('ensInterruptSupported', 'ensInterruptSupported', 'boolean', 2, 17), ('rdmaDevice', 'rdmaDevice', 'HostRdmaDevice', 2, 17), ('dpuId', 'dpuId', 'string', 2, 27), ('perfNicOffloadSupported', 'perfNicOffloadSupported', 'boolean', 2, 34),)
+    _fields = DynamicData._fields + (('key', 'key', 'string', 2, 0), ('device', 'device', 'string', 0, 0), ('pci', 'pci', 'string', 0, 0), ('driver', 'driver', 'string', 2, 0), ('driverVersion', 'driverVersion', 'string', 2, 27), ('firmwareVersion', 'firmwareVersion', 'string', 2, 27), ('linkSpeed', 'linkSpeed', 'PhysicalNicLinkInfo', 2, 0), ('validLinkSpecification', 'validLinkSpecification', 'PhysicalNicLinkInfo', 3, 0), ('spec', 'spec', 'PhysicalNicSpec', 0, 0), ('wakeOnLanSupported', 'wakeOnLanSupported', 'boolean', 0, 1), ('mac', 'mac', 'string', 0, 1), ('fcoeConfiguration', 'fcoeConfiguration', 'FcoeConfig', 2, 6), ('vmDirectPathGen2Supported', 'vmDirectPathGen2Supported', 'boolean', 2, 5), ('vmDirectPathGen2SupportedMode', 'vmDirectPathGen2SupportedMode', 'string', 2, 5), ('resourcePoolSchedulerAllowed', 'resourcePoolSchedulerAllowed', 'boolean', 2, 5), ('resourcePoolSchedulerDisallowedReason', 'resourcePoolSchedulerDisallowedReason', 'string', 3, 5), ('autoNegotiateSupported', 'autoNegotiateSupported', 'boolean', 2, 5), ('enhancedNetworkingStackSupported', 'enhancedNetworkingStackSupported', 'boolean', 2, 11), ('ensInterruptSupported', 'ensInterruptSupported', 'boolean', 2, 17), ('rdmaDevice', 'rdmaDevice', 'string', 2, 17), ('dpuId', 'dpuId', 'string', 2, 27), ('perfNicOffloadSupported', 'perfNicOffloadSupported', 'boolean', 2, 34),)
     key: str | None = None
     device: str = None  # type: ignore[assignment]
     pci: str = None  # type: ignore[assignment]
@@ -42757,11 +42757,11 @@ class PhysicalNic(DynamicData):
     autoNegotiateSupported: bool | None = None
     enhancedNetworkingStackSupported: bool | None = None
     ensInterruptSupported: bool | None = None
-    rdmaDevice: HostRdmaDevice | None = None
+    rdmaDevice: str | None = None
     dpuId: str | None = None
     perfNicOffloadSupported: bool | None = None
 
-    def __init__(self, *, device: str, pci: str, spec: PhysicalNicSpec, wakeOnLanSupported: bool, mac: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, key: str | None = None, driver: str | None = None, driverVersion: str | None = None, firmwareVersion: str | None = None, linkSpeed: PhysicalNicLinkInfo | None = None, validLinkSpecification: list[PhysicalNicLinkInfo] | None = None, fcoeConfiguration: FcoeConfig | None = None, vmDirectPathGen2Supported: bool | None = None, vmDirectPathGen2SupportedMode: str | None = None, resourcePoolSchedulerAllowed: bool | None = None, resourcePoolSchedulerDisallowedReason: list[str] | None = None, autoNegotiateSupported: bool | None = None, enhancedNetworkingStackSupported: bool | None = None, ensInterruptSupported: bool | None = None, rdmaDevice: HostRdmaDevice | None = None, dpuId: str | None = None, perfNicOffloadSupported: bool | None = None) -> None:
+    def __init__(self, *, device: str, pci: str, spec: PhysicalNicSpec, wakeOnLanSupported: bool, mac: str, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, key: str | None = None, driver: str | None = None, driverVersion: str | None = None, firmwareVersion: str | None = None, linkSpeed: PhysicalNicLinkInfo | None = None, validLinkSpecification: list[PhysicalNicLinkInfo] | None = None, fcoeConfiguration: FcoeConfig | None = None, vmDirectPathGen2Supported: bool | None = None, vmDirectPathGen2SupportedMode: str | None = None, resourcePoolSchedulerAllowed: bool | None = None, resourcePoolSchedulerDisallowedReason: list[str] | None = None, autoNegotiateSupported: bool | None = None, enhancedNetworkingStackSupported: bool | None = None, ensInterruptSupported: bool | None = None, rdmaDevice: str | None = None, dpuId: str | None = None, perfNicOffloadSupported: bool | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.key = key
@@ -58023,13 +58023,13 @@ class VirtualNicManagerNetConfig(DynamicData):
 
     _wsdl_name = 'VirtualNicManagerNetConfig'
     _version = 4
-    _fields = DynamicData._fields + (('nicType', 'nicType', 'string', 0, 4), ('multiSelectAllowed', 'multiSelectAllowed', 'boolean', 0, 4), ('candidateVnic', 'candidateVnic', 'HostVirtualNic', 3, 4), ('selectedVnic', 'selectedVnic', 'HostVirtualNic', 3, 4),)
+    _fields = DynamicData._fields + (('nicType', 'nicType', 'string', 0, 4), ('multiSelectAllowed', 'multiSelectAllowed', 'boolean', 0, 4), ('candidateVnic', 'candidateVnic', 'HostVirtualNic', 3, 4), ('selectedVnic', 'selectedVnic', 'string', 3, 4),)
     nicType: str = None  # type: ignore[assignment]
     multiSelectAllowed: bool = None  # type: ignore[assignment]
     candidateVnic: list[HostVirtualNic] | None = None
-    selectedVnic: list[HostVirtualNic] | None = None
+    selectedVnic: list[str] | None = None
 
-    def __init__(self, *, nicType: str, multiSelectAllowed: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, candidateVnic: list[HostVirtualNic] | None = None, selectedVnic: list[HostVirtualNic] | None = None) -> None:
+    def __init__(self, *, nicType: str, multiSelectAllowed: bool, dynamicType: str | None = None, dynamicProperty: list[DynamicProperty] | None = None, candidateVnic: list[HostVirtualNic] | None = None, selectedVnic: list[str] | None = None) -> None:
         self.dynamicType = dynamicType
         self.dynamicProperty = dynamicProperty
         self.nicType = nicType

@@ -1,0 +1,362 @@
+"""A TCP proxy between a client and a server that can cut a connection at the worst moment.
+
+:class:`DropProxy` listens on 127.0.0.1 (port 0), forwards every connection to an upstream
+server and watches the HTTP requests going through it: it counts them by SOAP method and,
+when told to with :meth:`DropProxy.drop_next`, forwards the next matching request, waits
+until the server starts answering (so the request did reach and was processed by the
+server) and then closes the connection instead of relaying the answer. The client sees a
+connection closed without a response: exactly the case where it cannot know whether its
+call took effect.
+
+To see the requests, the proxy terminates TLS itself with a throw-away CA and a server
+certificate for 127.0.0.1 (:func:`make_certs`); the client connects with
+``thumbprint=proxy.thumbprint``, ``ca_file=proxy.ca_file`` or ``insecure=True``. Towards the
+upstream it speaks TLS without verification (vcsim's built-in certificate) or plain TCP.
+
+    with DropProxy(("127.0.0.1", sim.port), certs=make_certs(tmp_path)) as proxy:
+        s = spherekit.connect(proxy.sdk_url, user=..., password=..., thumbprint=proxy.thumbprint)
+        proxy.drop_next("RetrievePropertiesEx")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import ipaddress
+import re
+import socket
+import ssl
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+__all__ = ["DropProxy", "ProxyCerts", "make_certs"]
+
+_HEAD_END = b"\r\n\r\n"
+_CONTENT_LENGTH = re.compile(rb"^content-length:\s*(\d+)\s*$", re.I | re.M)
+_CHUNKED = re.compile(rb"^transfer-encoding:.*chunked", re.I | re.M)
+# the first element inside the SOAP Body: the method name
+_SOAP_METHOD = re.compile(rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)")
+
+
+@dataclass(frozen=True)
+class ProxyCerts:
+    """A CA, a server certificate it signed for 127.0.0.1/localhost, and its key (PEM files)."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    thumbprint: str  # SHA-256 of the server certificate, AB:CD:... as vSphere shows it
+
+
+def make_certs(directory: Path) -> ProxyCerts:
+    """Create the proxy's TLS material in ``directory`` (P-256 keys, valid for a week)."""
+    now = datetime.datetime.now(datetime.UTC)
+    before, after = now - datetime.timedelta(days=1), now + datetime.timedelta(days=7)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "spherekit interop proxy CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(before)
+        .not_valid_after(after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(before)
+        .not_valid_after(after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_file, cert_file, key_file = (directory / n for n in ("ca.pem", "cert.pem", "key.pem"))
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    digest = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest()
+    return ProxyCerts(ca_file, cert_file, key_file, ":".join(f"{b:02X}" for b in digest))
+
+
+def _request_name(head: bytes, body: bytes) -> str:
+    """The SOAP method of a request, or ``"GET /path"`` for anything that is not SOAP."""
+    m = _SOAP_METHOD.search(body)
+    if m:
+        return m.group(1).decode()
+    line = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+    return " ".join(line[:2])
+
+
+class _Link:
+    """One client connection and its upstream connection, pumped by two threads."""
+
+    def __init__(self, proxy: DropProxy, client: socket.socket) -> None:
+        self.proxy = proxy
+        self.client = client
+        self.upstream: socket.socket | None = None
+        self.drop_on_answer = False  # set before forwarding a request that is to be dropped
+        self.closed = threading.Event()
+        self._close_lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._close_lock:
+            if self.closed.is_set():
+                return
+            self.closed.set()
+        for sock in (self.client, self.upstream):
+            if sock is None:
+                continue
+            with contextlib.suppress(OSError):
+                # RST rather than FIN: the client must not read a clean end of stream
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def run(self) -> None:
+        """Handshake, connect upstream, then pump requests (here) and answers (a thread)."""
+        try:
+            self.client.settimeout(10)
+            if self.proxy._server_ctx is not None:
+                self.client = self.proxy._server_ctx.wrap_socket(self.client, server_side=True)
+            self.client.settimeout(None)
+            raw = socket.create_connection(self.proxy.upstream, timeout=10)
+            if self.proxy._upstream_ctx is not None:
+                raw = self.proxy._upstream_ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+            raw.settimeout(None)
+            self.upstream = raw
+            answers = threading.Thread(target=self._answers, daemon=True)
+            answers.start()
+            self._requests()
+            answers.join(5)
+        except (OSError, ValueError):
+            pass  # a client that hung up, a failed handshake: nothing to forward
+        finally:
+            self.close()
+
+    def _requests(self) -> None:
+        buf = b""
+        while not self.closed.is_set():
+            while _HEAD_END not in buf:
+                chunk = self.client.recv(65536)
+                if not chunk:
+                    return
+                buf += chunk
+            head, _, rest = buf.partition(_HEAD_END)
+            if _CHUNKED.search(head):
+                raise ValueError("chunked requests are not supported by the test proxy")
+            m = _CONTENT_LENGTH.search(head)
+            length = int(m.group(1)) if m else 0
+            while len(rest) < length:
+                chunk = self.client.recv(65536)
+                if not chunk:
+                    return
+                rest += chunk
+            body, buf = rest[:length], rest[length:]
+            name = _request_name(head, body)
+            if self.proxy._record(name):
+                self.drop_on_answer = True  # before sending: the answer may be quick
+            assert self.upstream is not None
+            self.upstream.sendall(head + _HEAD_END + body)
+
+    def _answers(self) -> None:
+        assert self.upstream is not None
+        try:
+            while not self.closed.is_set():
+                chunk = self.upstream.recv(65536)
+                if not chunk:
+                    return
+                if self.drop_on_answer:
+                    # the server processed the request and is answering: cut it off here
+                    return
+                self.client.sendall(chunk)
+        except (OSError, ValueError):
+            pass
+        finally:
+            self.close()
+
+
+class DropProxy:
+    """A threaded TCP proxy on 127.0.0.1 (port 0) in front of ``upstream`` (host, port).
+
+    ``certs`` makes it serve TLS to the client (needed to see requests when the client
+    speaks HTTPS); ``upstream_tls`` makes it speak TLS, unverified, to the upstream.
+    ``requests`` lists what went through, in order (SOAP method names, or ``"GET /path"``).
+    """
+
+    def __init__(
+        self,
+        upstream: tuple[str, int],
+        *,
+        certs: ProxyCerts | None = None,
+        upstream_tls: bool = True,
+    ) -> None:
+        self.upstream = upstream
+        self.certs = certs
+        self._server_ctx: ssl.SSLContext | None = None
+        if certs is not None:
+            self._server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._server_ctx.load_cert_chain(certs.cert_file, certs.key_file)
+        self._upstream_ctx: ssl.SSLContext | None = None
+        if upstream_tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE  # vcsim's built-in, self-signed certificate
+            self._upstream_ctx = ctx
+        self.requests: list[str] = []
+        self.dropped: list[str] = []
+        self._drop: list[str | None] = []  # armed drops, in order
+        self._lock = threading.Lock()
+        self._links: list[_Link] = []
+        self._threads: list[threading.Thread] = []
+        self._listener: socket.socket | None = None
+        self._acceptor: threading.Thread | None = None
+
+    # -- lifecycle --
+
+    def start(self) -> Self:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        self._listener = listener
+        self._acceptor = threading.Thread(target=self._accept, name="drop-proxy", daemon=True)
+        self._acceptor.start()
+        return self
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                client, _addr = self._listener.accept()
+            except OSError:
+                return  # the listener was closed: stop()
+            link = _Link(self, client)
+            thread = threading.Thread(target=link.run, name="drop-proxy-link", daemon=True)
+            with self._lock:
+                self._links.append(link)
+                self._threads.append(thread)
+            thread.start()
+
+    def stop(self) -> None:
+        """Close the listener and every connection; wait for the threads. Idempotent."""
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        if self._acceptor is not None:
+            self._acceptor.join(5)
+            self._acceptor = None
+        with self._lock:
+            links, threads = list(self._links), list(self._threads)
+        for link in links:
+            link.close()
+        for thread in threads:
+            thread.join(5)
+
+    def __enter__(self) -> Self:
+        return self.start() if self._listener is None else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- where --
+
+    @property
+    def port(self) -> int:
+        if self._listener is None:
+            raise RuntimeError("the proxy is not started")
+        port: int = self._listener.getsockname()[1]
+        return port
+
+    @property
+    def sdk_url(self) -> str:
+        scheme = "https" if self.certs is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/sdk"
+
+    @property
+    def thumbprint(self) -> str:
+        if self.certs is None:
+            raise RuntimeError("the proxy serves plain TCP; it has no certificate")
+        return self.certs.thumbprint
+
+    # -- the controls --
+
+    def drop_next(self, method: str | None = None) -> None:
+        """Drop the answer to the next request for ``method`` (any request if None).
+
+        The request is forwarded; the connection is closed as soon as the server's answer
+        starts to arrive, before a byte of it reaches the client.
+        """
+        with self._lock:
+            self._drop.append(method)
+
+    def count(self, method: str) -> int:
+        """How many requests for ``method`` went through (dropped ones included)."""
+        with self._lock:
+            return Counter(self.requests)[method]
+
+    def _record(self, name: str) -> bool:
+        """Record a request; True if it is the one to drop (and disarm that drop)."""
+        with self._lock:
+            self.requests.append(name)
+            for i, want in enumerate(self._drop):
+                if want is None or want == name:
+                    del self._drop[i]
+                    self.dropped.append(name)
+                    return True
+            return False
