@@ -14,6 +14,7 @@ Retries are scoped to the one call that failed:
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from types import TracebackType
@@ -46,17 +47,32 @@ FALLBACK_VERSION = "6.5"
 #: backoff (seconds) between re-sends of a read after a network error
 READ_RETRY_DELAYS = (0.2, 1.0, 3.0)
 _COOKIE = "vmware_soap_session"
+#: the session cookie in a Set-Cookie header (several cookies may be folded into one line)
+_COOKIE_RE = re.compile(r'(?:^|[\s,;])(vmware_soap_session=(?:"[^"]*"|[^;,\s]*))')
+
+
+def _redact_url(url: str) -> str:
+    """``url`` with the password (if any) replaced by ``***``, for messages."""
+    head, sep, rest = url.partition("://")
+    if not sep:
+        head, rest = "", url
+    at = rest.rfind("@")
+    if at == -1:
+        return url
+    user, colon, _password = rest[:at].partition(":")
+    return f"{head}{sep}{user}{':***' if colon else ''}{rest[at:]}"
 
 
 def _split_url(url: str) -> tuple[str, str | None, str | None]:
     """(URL without credentials and with /sdk, user, password) from a vSphere URL."""
+    shown = _redact_url(url)  # messages never carry the password
     if "://" not in url:
-        raise UsageError(f"URL {url!r} has no scheme; use https://{url.strip('/')}/sdk")
+        raise UsageError(f"URL {shown!r} has no scheme; use https://{shown.strip('/')}/sdk")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise UsageError(f"URL {url!r}: scheme must be https (or http), not {parts.scheme!r}")
+        raise UsageError(f"URL {shown!r}: scheme must be https (or http), not {parts.scheme!r}")
     if not parts.hostname:
-        raise UsageError(f"URL {url!r} has no host; use https://<host>/sdk")
+        raise UsageError(f"URL {shown!r} has no host; use https://<host>/sdk")
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
@@ -138,9 +154,9 @@ class Session:
             except TransportError as e:
                 if e.maybe_sent and writes:
                     raise OutcomeUnknown(
-                        f"{method} on {ref}: {e}. The request may have reached the server, "
-                        "so it was not re-sent; check the server's state (e.g. recent tasks) "
-                        "before trying again",
+                        f"{method} on {ref}: the outcome is unknown ({e}). The request may "
+                        "have reached the server, so it was not re-sent; check the server's "
+                        "state (e.g. recent tasks) before trying again",
                         method=method,
                         maybe_sent=True,
                     ) from e
@@ -173,7 +189,9 @@ class Session:
         )
         set_cookie = resp.headers.get("set-cookie")
         if set_cookie and _COOKIE in set_cookie:
-            self._cookie = set_cookie.split(";", 1)[0].strip()
+            m = _COOKIE_RE.search(set_cookie)
+            if m is not None:
+                self._cookie = m.group(1)
         return codec.response_payload(method, resp.body, resp.status)
 
     # -- login ----------------------------------------------------------------------

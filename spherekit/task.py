@@ -49,7 +49,7 @@ class VmQuestionBlocked(SpherekitError):
 
 
 class TaskFailed(SpherekitError):
-    """Raised for a failed task whose fault could not be decoded into a typed exception."""
+    """A task failed without a typed fault, or vanished before it finished."""
 
 
 def _fault(task: MoRef, info: dict[str, Any]) -> BaseException:
@@ -86,6 +86,7 @@ def wait_for_tasks(
     state: dict[MoRef, dict[str, Any]] = {r: {} for r in refs}
     done: dict[MoRef, Any] = {}
     vms: dict[MoRef, MoRef] = {}  # watched VM -> the task it blocks
+    answered: set[str] = set()
     deadline = time.monotonic() + timeout
     with Watch(session) as watch:
         watch.add(filter_spec("Task", _TASK_PATHS, refs))
@@ -104,25 +105,33 @@ def wait_for_tasks(
                         values: dict[str, Any] = {}
                         apply_changes(values, upd)
                         q = values.get("runtime.question")
-                        if q is not None and obj in vms:
+                        if q is not None and obj in vms and q.id not in answered:
+                            answered.add(q.id)  # the same question may be pushed again
                             _answer(session, obj, vms[obj], q, question)
                         continue
                     info = state.get(obj)
-                    if info is None:
+                    if info is None or obj in done:
+                        continue
+                    if upd.kind == "leave":
+                        done[obj] = TaskFailed(
+                            f"{obj} disappeared before it finished (last state: "
+                            f"{info.get('info.state')}); check the server's recent tasks"
+                        )
                         continue
                     if upd.kind == "enter":
                         info.clear()
                     apply_changes(info, upd)
                     entity = info.get("info.entity")
+                    st = info.get("info.state")
                     if (
                         isinstance(entity, MoRef)
                         and entity.type == "VirtualMachine"
                         and entity not in vms
-                        and obj not in done
+                        and st in ("queued", "running")  # a finished task asks nothing, and
+                        # its VM may be gone (Destroy_Task): a filter on it would fault
                     ):
                         vms[entity] = obj
                         watch.watch(entity, ["runtime.question"])
-                    st = info.get("info.state")
                     if on_progress is not None:
                         on_progress(obj, info.get("info.progress"), st)
                     if st == "success":

@@ -74,7 +74,7 @@ class FaultBase(SpherekitError):
     msg: str | None = None
 
     def __str__(self) -> str:
-        text = self.msg or self._wsdl_name
+        text = " ".join((self.msg or self._wsdl_name).split())  # one line, always
         where = f"{self.method_name}: " if self.method_name else ""
         return f"{where}{text} ({self._wsdl_name})"
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,7 @@ from lxml import etree
 
 from spherekit.errors import ProtocolError, UsageError, VersionError
 from spherekit.schema import registry
-from spherekit.schema.base import ARRAY, DataObject, FieldInfo, ManagedObject, MoRef
+from spherekit.schema.base import ARRAY, SECRET, DataObject, FieldInfo, ManagedObject, MoRef
 from spherekit.wire.xml import parse
 
 NS_VIM = "urn:vim25"
@@ -90,6 +91,8 @@ _DECODE_PRIM: dict[str, Callable[[str], Any]] = {
     "base64Binary": base64.b64decode,
 }
 
+_INF = float("inf")
+
 _INT_RANGE = {
     "byte": (-(2**7), 2**7 - 1),
     "short": (-(2**15), 2**15 - 1),
@@ -97,24 +100,29 @@ _INT_RANGE = {
     "long": (-(2**63), 2**63 - 1),
 }
 
-_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+# "\r" as a character reference: a parser turns a literal CR (or CRLF) into LF
+_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;"})
+
+
+# characters XML 1.0 cannot carry: C0 controls except TAB/LF/CR, surrogates, U+FFFE/U+FFFF
+_BAD_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _check_xml_chars(s: str, path: str) -> None:
-    for ch in s:
-        o = ord(ch)
-        if (o < 0x20 and ch not in "\t\n\r") or 0xD800 <= o <= 0xDFFF or o in (0xFFFE, 0xFFFF):
-            raise UsageError(f"{path}: character {ch!r} cannot be sent in XML")
+    bad = _BAD_XML_CHAR.search(s)  # one regex scan, not a Python loop per character
+    if bad is not None:
+        raise UsageError(f"{path}: character {bad.group()!r} cannot be sent in XML")
 
 
 def escape(s: str) -> str:
     return s.translate(_ESCAPE)
 
 
-def format_datetime(value: datetime) -> str:
-    if value.tzinfo is None:
+def format_datetime(value: datetime, path: str | None = None) -> str:
+    if value.utcoffset() is None:  # naive (no tzinfo, or one that gives no offset)
+        where = f"{path}: " if path else ""
         raise UsageError(
-            "naive datetime cannot be sent: vSphere needs a time zone "
+            f"{where}naive datetime cannot be sent: vSphere needs a time zone "
             "(use datetime.now(UTC) or .replace(tzinfo=UTC))"
         )
     if value.utcoffset() == UTC.utcoffset(None):
@@ -143,11 +151,16 @@ def _primitive_text(tname: str, value: Any, path: str) -> str:
     if tname in ("float", "double"):
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise _type_error(path, "float", value)
-        return repr(float(value))
+        f = float(value)
+        if f != f:
+            return "NaN"
+        if f in (_INF, -_INF):
+            return "INF" if f > 0 else "-INF"
+        return repr(f)
     if tname == "dateTime":
         if not isinstance(value, datetime):
             raise _type_error(path, "datetime", value)
-        return format_datetime(value)
+        return format_datetime(value, path)
     if tname == "base64Binary":
         if not isinstance(value, bytes | bytearray):
             raise _type_error(path, "bytes", value)
@@ -156,7 +169,8 @@ def _primitive_text(tname: str, value: Any, path: str) -> str:
 
 
 def _type_error(path: str, expected: str, value: Any) -> UsageError:
-    return UsageError(f"{path}: expected {expected}, got {type(value).__name__} {value!r:.60}")
+    # the value itself is not shown: it may be a password or a ticket
+    return UsageError(f"{path}: expected {expected}, got {type(value).__name__}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -188,6 +202,20 @@ class Encoder:
 
     def field(self, tag: str, tname: str, flags: int, value: Any, path: str) -> None:
         """Write one field or parameter (all occurrences, if it is an array)."""
+        if flags & SECRET:
+            mark = len(self.out)
+            try:
+                self._field(tag, tname, flags, value, path)
+            except UsageError:
+                del self.out[mark:]
+                # the message would quote the value: a password must never appear in errors
+                raise UsageError(
+                    f"{path}: not a valid {tname} (the value is secret, so it is not shown)"
+                ) from None
+        else:
+            self._field(tag, tname, flags, value, path)
+
+    def _field(self, tag: str, tname: str, flags: int, value: Any, path: str) -> None:
         if flags & ARRAY:
             if isinstance(value, str | bytes) or not isinstance(value, Iterable):
                 raise _type_error(path, "a list", value)
@@ -251,6 +279,10 @@ class Encoder:
             )
         elif isinstance(value, list | tuple):
             item = _infer_type(value[0], path) if value else "string"
+            if item == "int" and any(
+                isinstance(v, int) and _infer_type(v, path) == "long" for v in value
+            ):
+                item = "long"  # one wide value makes the whole array xsd:long
             array = "ArrayOf" + (
                 "ManagedObjectReference"
                 if registry.is_managed(item)
@@ -292,6 +324,9 @@ def _moref(value: Any, tname: str, path: str) -> MoRef:
         value = value.ref
     if not isinstance(value, MoRef):
         raise _type_error(path, f"a reference to a {tname} (MoRef or handle)", value)
+    if not isinstance(value.type, str) or not isinstance(value.value, str):
+        raise UsageError(f"{path}: a MoRef's type and value must be str, got {value!r:.80}")
+    _check_xml_chars(value.type + value.value, path)
     known = tname != "ManagedObject" and registry.is_managed(value.type)
     if known and not registry.is_subtype(value.type, tname):
         raise UsageError(f"{path}: expected a reference to a {tname}, got {value}")
@@ -334,6 +369,7 @@ def encode_call(
     out = enc.out
     out.append(ENVELOPE_START)
     out.append(f'<{method} xmlns="{NS_VIM}">')
+    this = _moref(this, "ManagedObject", f"{method}._this")
     out.append(f'<_this type="{escape(this.type)}">{escape(this.value)}</_this>')
     for attr, xml, tname, flags, psince in pinfo:
         value = params.get(xml, params.get(attr))
@@ -371,6 +407,7 @@ def _local(tag: str) -> str:
 
 def decode(el: etree._Element, tname: str) -> Any:
     """Decode one element whose declared type is ``tname`` (an xsi:type overrides it)."""
+    declared = tname
     xt = el.get(XSI_TYPE)
     if xt is not None:
         tname = xt.rpartition(":")[2]
@@ -393,8 +430,11 @@ def decode(el: etree._Element, tname: str) -> Any:
         return el.text or ""
     cls_ = registry.data_class(tname)
     if cls_ is None:
-        # a type from a newer server: keep what we know of it by its declared type
-        raise ProtocolError(f"unknown type {tname!r} in <{_local(el.tag)}>")
+        # a subtype from a newer server: keep what we know of it by its declared type (its
+        # unknown fields are skipped); inside anyType there is no declared type to fall to
+        cls_ = registry.data_class(declared) if declared != tname else None
+        if cls_ is None:
+            raise ProtocolError(f"unknown type {tname!r} in <{_local(el.tag)}>")
     return decode_data(el, cls_)
 
 
@@ -429,12 +469,28 @@ def _body(root: etree._Element) -> etree._Element:
     raise ProtocolError("the SOAP envelope has an empty body")
 
 
+def _http_error(method: str, body: bytes, status: int) -> ProtocolError:
+    snippet = body[:200].decode("utf-8", "replace")
+    return ProtocolError(
+        f"{method}: the server answered HTTP {status} with {snippet!r}",
+        method=method,
+        maybe_sent=True,
+    )
+
+
 def response_payload(method: str, body: bytes, status: int = 200) -> etree._Element:
     """The payload element of a SOAP response; a Fault is raised as its typed exception."""
+    # a response came back, so the request reached the server: maybe_sent=True
     if not body.lstrip().startswith(b"<"):
-        snippet = body[:200].decode("utf-8", "replace")
-        raise ProtocolError(f"{method}: the server answered HTTP {status} with {snippet!r}")
-    payload = _body(parse(body))
+        raise _http_error(method, body, status)
+    try:
+        payload = _body(parse(body))
+    except ProtocolError as e:
+        if status not in (200, 500):  # an error page (proxy, 503 ...), not a SOAP answer
+            raise _http_error(method, body, status) from None
+        e.method = method
+        e.maybe_sent = True
+        raise
     if payload.tag == f"{{{NS_SOAP}}}Fault":
         raise decode_fault(payload, method)
     return payload
