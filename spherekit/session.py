@@ -138,6 +138,10 @@ class Session:
         ref = this.ref if isinstance(this, ManagedObject) else this
         if not isinstance(ref, MoRef):
             raise UsageError(f"{method}: the target must be a MoRef or a handle, got {ref!r}")
+        if self._closed.is_set() and method != "Logout":
+            raise UsageError(
+                f"{method}: this session was logged out; connect() again for a new one"
+            )
         writes = codec.method_info(method)[3]
         if writes and self.read_only:
             raise ReadOnlyError(

@@ -10,8 +10,9 @@ call took effect.
 
 To see the requests, the proxy terminates TLS itself with a throw-away CA and a server
 certificate for 127.0.0.1 (:func:`make_certs`); the client connects with
-``thumbprint=proxy.thumbprint``, ``ca_file=proxy.ca_file`` or ``insecure=True``. Towards the
-upstream it speaks TLS without verification (vcsim's built-in certificate) or plain TCP.
+``thumbprint=proxy.thumbprint``, ``ca_file=proxy.certs.ca_file`` or ``insecure=True``. Towards
+the upstream it speaks TLS without verification (vcsim's built-in certificate) or plain TCP.
+One thread serves each connection, one request at a time.
 
     with DropProxy(("127.0.0.1", sim.port), certs=make_certs(tmp_path)) as proxy:
         s = spherekit.connect(proxy.sdk_url, user=..., password=..., thumbprint=proxy.thumbprint)
@@ -27,6 +28,7 @@ import ipaddress
 import re
 import socket
 import ssl
+import struct
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 __all__ = ["DropProxy", "ProxyCerts", "make_certs"]
 
 _HEAD_END = b"\r\n\r\n"
+_IO_TIMEOUT = 120.0  # longer than any long poll in the tests; a stuck link dies eventually
 _CONTENT_LENGTH = re.compile(rb"^content-length:\s*(\d+)\s*$", re.I | re.M)
 _CHUNKED = re.compile(rb"^transfer-encoding:.*chunked", re.I | re.M)
 # the first element inside the SOAP Body: the method name
@@ -136,18 +139,84 @@ def _request_name(head: bytes, body: bytes) -> str:
     return " ".join(line[:2])
 
 
+class _Closed(Exception):
+    """The peer closed its side of the connection."""
+
+
+class _Stream:
+    """Buffered reads of HTTP/1.1 framing from one socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def _more(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise _Closed
+        self.buf += chunk
+
+    def take(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._more()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def take_until(self, marker: bytes) -> bytes:
+        """Everything up to and including ``marker``."""
+        while marker not in self.buf:
+            self._more()
+        end = self.buf.index(marker) + len(marker)
+        return self.take(end)
+
+    def message(self, *, response: bool) -> tuple[bytes, bytes]:
+        """One whole HTTP message: (head including the blank line, body as framed)."""
+        head = self.take_until(_HEAD_END)
+        if _CHUNKED.search(head):
+            body = b""
+            while True:
+                line = self.take_until(b"\r\n")
+                body += line
+                size = int(line.split(b";", 1)[0].strip(), 16)
+                if size == 0:
+                    while True:  # trailers, up to the blank line
+                        trailer = self.take_until(b"\r\n")
+                        body += trailer
+                        if trailer == b"\r\n":
+                            return head, body
+                body += self.take(size + 2)
+        m = _CONTENT_LENGTH.search(head)
+        if m:
+            return head, self.take(int(m.group(1)))
+        status = head.split(b" ", 2)[1] if response else b""
+        if not response or status in (b"204", b"304") or status.startswith(b"1"):
+            return head, b""
+        body = self.buf  # no framing: the body ends when the server closes
+        self.buf = b""
+        with contextlib.suppress(_Closed):
+            while True:
+                self._more()
+                body, self.buf = body + self.buf, b""
+        return head, body
+
+
 class _Link:
-    """One client connection and its upstream connection, pumped by two threads."""
+    """One client connection and its upstream connection, served by one thread.
+
+    One request at a time (the client does not pipeline): read it, forward it, read the
+    whole answer, relay it. Never two threads on one TLS socket: OpenSSL connections are
+    not safe for a concurrent read and write.
+    """
 
     def __init__(self, proxy: DropProxy, client: socket.socket) -> None:
         self.proxy = proxy
         self.client = client
         self.upstream: socket.socket | None = None
-        self.drop_on_answer = False  # set before forwarding a request that is to be dropped
         self.closed = threading.Event()
         self._close_lock = threading.Lock()
 
     def close(self) -> None:
+        """Reset both connections (also from another thread, to stop a blocked link)."""
         with self._close_lock:
             if self.closed.is_set():
                 return
@@ -156,72 +225,42 @@ class _Link:
             if sock is None:
                 continue
             with contextlib.suppress(OSError):
-                # RST rather than FIN: the client must not read a clean end of stream
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+                # reset rather than FIN: no clean end of stream, as when a link breaks
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            with contextlib.suppress(OSError):
+                # wakes a thread blocked reading it and sends nothing (on the raw socket:
+                # ssl.SSLSocket.shutdown would drop the TLS state under that thread)
+                socket.socket.shutdown(sock, socket.SHUT_RD)
             with contextlib.suppress(OSError):
                 sock.close()
 
     def run(self) -> None:
-        """Handshake, connect upstream, then pump requests (here) and answers (a thread)."""
         try:
-            self.client.settimeout(10)
+            self.client.settimeout(_IO_TIMEOUT)
             if self.proxy._server_ctx is not None:
                 self.client = self.proxy._server_ctx.wrap_socket(self.client, server_side=True)
-            self.client.settimeout(None)
-            raw = socket.create_connection(self.proxy.upstream, timeout=10)
+            self.upstream = socket.create_connection(self.proxy.upstream, timeout=_IO_TIMEOUT)
             if self.proxy._upstream_ctx is not None:
-                raw = self.proxy._upstream_ctx.wrap_socket(raw, server_hostname="127.0.0.1")
-            raw.settimeout(None)
-            self.upstream = raw
-            answers = threading.Thread(target=self._answers, daemon=True)
-            answers.start()
-            self._requests()
-            answers.join(5)
-        except (OSError, ValueError):
-            pass  # a client that hung up, a failed handshake: nothing to forward
+                self.upstream = self.proxy._upstream_ctx.wrap_socket(
+                    self.upstream, server_hostname="127.0.0.1"
+                )
+            self._serve(_Stream(self.client), _Stream(self.upstream))
+        except (_Closed, OSError, ValueError):
+            pass  # a peer hung up, a handshake failed, stop() reset the link
         finally:
             self.close()
 
-    def _requests(self) -> None:
-        buf = b""
+    def _serve(self, client: _Stream, upstream: _Stream) -> None:
         while not self.closed.is_set():
-            while _HEAD_END not in buf:
-                chunk = self.client.recv(65536)
-                if not chunk:
-                    return
-                buf += chunk
-            head, _, rest = buf.partition(_HEAD_END)
-            if _CHUNKED.search(head):
-                raise ValueError("chunked requests are not supported by the test proxy")
-            m = _CONTENT_LENGTH.search(head)
-            length = int(m.group(1)) if m else 0
-            while len(rest) < length:
-                chunk = self.client.recv(65536)
-                if not chunk:
-                    return
-                rest += chunk
-            body, buf = rest[:length], rest[length:]
-            name = _request_name(head, body)
-            if self.proxy._record(name):
-                self.drop_on_answer = True  # before sending: the answer may be quick
-            assert self.upstream is not None
-            self.upstream.sendall(head + _HEAD_END + body)
-
-    def _answers(self) -> None:
-        assert self.upstream is not None
-        try:
-            while not self.closed.is_set():
-                chunk = self.upstream.recv(65536)
-                if not chunk:
-                    return
-                if self.drop_on_answer:
-                    # the server processed the request and is answering: cut it off here
-                    return
-                self.client.sendall(chunk)
-        except (OSError, ValueError):
-            pass
-        finally:
-            self.close()
+            head, body = client.message(response=False)
+            drop = self.proxy._record(_request_name(head, body))
+            upstream.sock.sendall(head + body)
+            if drop:
+                # the server got the request and starts answering: cut the link right here
+                upstream.take(1)
+                return
+            answer_head, answer_body = upstream.message(response=True)
+            client.sock.sendall(answer_head + answer_body)
 
 
 class DropProxy:
