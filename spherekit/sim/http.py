@@ -1,0 +1,95 @@
+"""The simulator's HTTP endpoints, independent of any server: request in, response out.
+
+- ``POST /sdk``: SOAP (200 with the result, 500 with a fault, as vCenter answers);
+- ``GET /sdk/vimServiceVersions.xml``: the served vim25 version and the older ones it
+  accepts (clients such as pyVmomi's SmartConnect negotiate with it).
+
+Both the ASGI server and the in-process transport call :func:`handle`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from spherekit.schema.registry import VERSIONS, version_index
+from spherekit.sim.backend import Backend
+from spherekit.sim.dispatch import handle_soap
+from spherekit.wire.codec import escape
+
+__all__ = ["MAX_BODY", "HttpResponse", "handle", "service_versions"]
+
+#: larger request bodies are refused with 413 before they are read in full
+MAX_BODY = 32 * 1024 * 1024
+
+_XML = "text/xml; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def service_versions(api_version: str) -> bytes:
+    """vimServiceVersions.xml for a server speaking ``api_version``."""
+    newest = version_index(api_version)
+    prior = [v for v in VERSIONS[:newest] if v[0].isdigit() and v != api_version]
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8" ?>',
+        '<namespaces version="1.0">',
+        "  <namespace>",
+        "    <name>urn:vim25</name>",
+        f"    <version>{escape(api_version)}</version>",
+        "    <priorVersions>",
+        *(f"      <version>{escape(v)}</version>" for v in reversed(prior)),
+        "    </priorVersions>",
+        "  </namespace>",
+        "</namespaces>",
+        "",
+    ]
+    return "\n".join(lines).encode("utf-8")
+
+
+def _text(status: int, message: str) -> HttpResponse:
+    return HttpResponse(
+        status, (message + "\n").encode(), [("content-type", "text/plain; charset=utf-8")]
+    )
+
+
+def handle(
+    backend: Backend,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    peer: str = "",
+    secure: bool = True,
+) -> HttpResponse:
+    """Answer one HTTP request. ``headers`` keys are lower case."""
+    route = path.split("?", 1)[0].rstrip("/")
+    if route == "/sdk":
+        if method != "POST":
+            return _text(405, "POST SOAP requests to /sdk")
+        if len(body) > MAX_BODY:
+            return _text(413, f"request bodies are limited to {MAX_BODY} bytes")
+        result = handle_soap(
+            backend,
+            body,
+            headers.get("cookie"),
+            peer=peer,
+            agent=headers.get("user-agent", ""),
+            secure=secure,
+        )
+        out = [("content-type", _XML)]
+        if result.set_cookie is not None:
+            out.append(("set-cookie", result.set_cookie))
+        return HttpResponse(result.status, result.body, out)
+    if route == "/sdk/vimServiceVersions.xml":
+        if method not in ("GET", "HEAD"):
+            return _text(405, "GET /sdk/vimServiceVersions.xml")
+        body_out = service_versions(backend.settings.api_version)
+        return HttpResponse(200, b"" if method == "HEAD" else body_out, [("content-type", _XML)])
+    return _text(404, f"no such endpoint: {route or '/'} (the SOAP endpoint is /sdk)")
