@@ -16,6 +16,7 @@ import spherekit.sim.search_index
 import spherekit.sim.session_manager
 import spherekit.sim.virtual_machine  # noqa: F401
 from spherekit.schema.base import MoRef
+from spherekit.sim.events import EventLog
 from spherekit.sim.registry import Registry
 from spherekit.sim.service_instance import install as install_service
 from spherekit.sim.sessions import Sessions, SimSession
@@ -51,6 +52,7 @@ class Backend:
         self.registry = Registry(self.settings.seed)
         self.sessions = Sessions(self.registry, self.settings.session_timeout)
         self.closing = False
+        self.events = EventLog(self)
         with self.registry.lock:
             root = build(self.registry, self.model)
             self.content = install_service(self, root)

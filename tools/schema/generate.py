@@ -322,6 +322,13 @@ def render_model(m: Model) -> str:
                 f"{meth['changes_state']}, {rt.removesuffix('[]')!r}, {rflags}, ({params})),"
             )
     out.append("}\n")
+    out.append("#: method name -> the privilege it requires on its target (when the model names one)")
+    out.append("PRIVILEGES: dict[str, str] = {")
+    for tname in sorted(m.managed):
+        for meth in m.managed[tname]["methods"]:
+            if meth.get("privilege"):
+                out.append(f"    {meth['name']!r}: {meth['privilege']!r},")
+    out.append("}\n")
     out.append("#: managed type -> its base type")
     out.append("MANAGED_BASES: dict[str, str | None] = {")
     out += [f"    {n!r}: {m.managed[n]['base']!r}," for n in sorted(m.managed)]
