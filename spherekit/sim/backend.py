@@ -17,9 +17,11 @@ import spherekit.sim.session_manager
 import spherekit.sim.virtual_machine  # noqa: F401
 from spherekit.schema.base import MoRef
 from spherekit.sim.events import EventLog
+from spherekit.sim.guest import Guests
 from spherekit.sim.registry import Registry
 from spherekit.sim.service_instance import install as install_service
 from spherekit.sim.sessions import Sessions, SimSession
+from spherekit.sim.storage import Storage
 from spherekit.sim.task import TaskRunner
 from spherekit.sim.view_manager import install as install_views
 from spherekit.sim.vpx import VpxModel, build
@@ -53,6 +55,8 @@ class Backend:
         self.sessions = Sessions(self.registry, self.settings.session_timeout)
         self.closing = False
         self.events = EventLog(self)
+        self.storage = Storage()
+        self.guests = Guests(self)
         with self.registry.lock:
             root = build(self.registry, self.model)
             self.content = install_service(self, root)
@@ -66,6 +70,7 @@ class Backend:
             self.sessions.end_all()
             self.registry.touch()
         self.tasks.shutdown()
+        self.storage.close()
 
 
 @dataclass(slots=True)

@@ -9,15 +9,16 @@ Both the ASGI server and the in-process transport call :func:`handle`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote
 
 from spherekit.schema.registry import VERSIONS, version_index
 from spherekit.sim.backend import Backend
 from spherekit.sim.dispatch import handle_soap
 from spherekit.wire.codec import escape
 
-__all__ = ["MAX_BODY", "HttpResponse", "handle", "service_versions"]
+__all__ = ["MAX_BODY", "HttpRequest", "HttpResponse", "handle", "route", "service_versions"]
 
 #: larger request bodies are refused with 413 before they are read in full
 MAX_BODY = 32 * 1024 * 1024
@@ -30,6 +31,35 @@ class HttpResponse:
     status: int
     body: bytes
     headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A request to an endpoint other than /sdk (datastore files, NFC, guest files, control)."""
+
+    method: str
+    #: the URL path, percent-decoded, without the query string
+    path: str
+    query: dict[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    peer: str = ""
+    secure: bool = True
+
+
+RouteHandler = Callable[[Backend, HttpRequest], HttpResponse]
+_ROUTES: list[tuple[str, RouteHandler]] = []
+
+
+def route(prefix: str) -> Callable[[RouteHandler], RouteHandler]:
+    """Register the handler of every path under ``prefix`` (e.g. ``/folder``)."""
+
+    def register(fn: RouteHandler) -> RouteHandler:
+        _ROUTES.append((prefix.rstrip("/"), fn))
+        _ROUTES.sort(key=lambda r: -len(r[0]))
+        return fn
+
+    return register
 
 
 def service_versions(api_version: str) -> bytes:
@@ -92,4 +122,18 @@ def handle(
             return _text(405, "GET /sdk/vimServiceVersions.xml")
         body_out = service_versions(backend.settings.api_version)
         return HttpResponse(200, b"" if method == "HEAD" else body_out, [("content-type", _XML)])
+    raw_path, _, raw_query = path.partition("?")
+    decoded = unquote(raw_path)
+    for prefix, fn in _ROUTES:
+        if decoded == prefix or decoded.startswith(prefix + "/"):
+            request = HttpRequest(
+                method,
+                decoded,
+                dict(parse_qsl(raw_query, keep_blank_values=True)),
+                headers,
+                body,
+                peer,
+                secure,
+            )
+            return fn(backend, request)
     return _text(404, f"no such endpoint: {route or '/'} (the SOAP endpoint is /sdk)")

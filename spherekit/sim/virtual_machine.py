@@ -42,6 +42,7 @@ def set_power_state(ctx: Context, vm: MoRef, state: str) -> None:
             ipAddress=guest.ipAddress if on else None,
         )
     reg.update(vm, changes)
+    ctx.backend.guests.powered(ctx, vm, on)
 
 
 def _host_check(ctx: Context, vm: MoRef, host: MoRef | None) -> None:
