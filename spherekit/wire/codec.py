@@ -459,6 +459,38 @@ def decode_data(el: etree._Element, cls: type[DataObject]) -> DataObject:
     return obj
 
 
+class _TextDecoders(dict[str | None, Callable[[str], Any] | None]):
+    """``xsi:type`` attribute value -> how :func:`decode` turns such an element's text into
+    its value, for the types whose value is their text alone (primitives and enums); None
+    for every other type (and for no ``xsi:type``). Filled on first use of each key.
+
+    For bulk reads (``property._rows``): ``f(el.text or "")`` gives what ``decode`` gives,
+    except that a ValueError or TypeError means "call decode" (for its ProtocolError).
+    """
+
+    def __missing__(self, xsi_type: str | None) -> Callable[[str], Any] | None:
+        f: Callable[[str], Any] | None = None
+        if xsi_type is not None:
+            tname = xsi_type.rpartition(":")[2]
+            f = _DECODE_PRIM.get(tname)
+            if (  # the order of decode's tests: a reference or an array is never text alone
+                f is None
+                and tname != "ManagedObjectReference"
+                and not registry.is_managed(tname)
+                and not tname.startswith("ArrayOf")
+                and tname in registry.ENUM_NAMES
+            ):
+                cls = registry.enum_class(tname)
+                members: Mapping[str, Any] = cls._value2member_map_ if cls is not None else {}
+                f = lambda text: members.get(text, text)  # noqa: E731
+
+        self[xsi_type] = f
+        return f
+
+
+TEXT_DECODERS = _TextDecoders()
+
+
 def _body(root: etree._Element) -> etree._Element:
     if root.tag != f"{{{NS_SOAP}}}Envelope":
         raise ProtocolError(f"expected a SOAP envelope, got <{_local(root.tag)}>")
