@@ -235,15 +235,29 @@ def fetch(
     if content.viewManager is None:
         raise UsageError("this endpoint has no ViewManager, so bulk reads are not possible")
     root_ref = root.ref if isinstance(root, ManagedObject) else (root or content.rootFolder)
-    view = session.call(
-        content.viewManager, "CreateContainerView", container=root_ref, type=[mtype],
-        recursive=recursive,
-    )  # fmt: skip
-    try:
-        spec = filter_spec(mtype, paths, [view], view=True)
-        return retrieve(session, spec, page_size=page_size, ignore_missing=ignore_missing)
-    finally:
-        session.call(view, "DestroyView")
+    from spherekit.schema.vim25.data import ManagedObjectNotFound, NotAuthenticated
+
+    for attempt in (1, 2):
+        view = session.call(
+            content.viewManager, "CreateContainerView", container=root_ref, type=[mtype],
+            recursive=recursive,
+        )  # fmt: skip
+        generation = session._login_generation  # the session the view belongs to
+        try:
+            spec = filter_spec(mtype, paths, [view], view=True)
+            return retrieve(session, spec, page_size=page_size, ignore_missing=ignore_missing)
+        except ManagedObjectNotFound as e:
+            # the session expired between the calls: the view died with it; a read may
+            # be repeated, so build a new view in the new session, once
+            if attempt == 2 or e.obj != view or session._login_generation == generation:
+                raise
+        finally:
+            if session._login_generation == generation:
+                try:
+                    session.call(view, "DestroyView", _relogin=False)
+                except (NotAuthenticated, ManagedObjectNotFound):
+                    pass  # the view died with its session; nothing is left to clean up
+    raise AssertionError("unreachable")
 
 
 def retrieve(
@@ -358,7 +372,7 @@ class Watch:
     def close(self) -> None:
         if self._collector is not None and self._generation == self._session._login_generation:
             try:
-                self._session.call(self._collector, "DestroyPropertyCollector")
+                self._session.call(self._collector, "DestroyPropertyCollector", _relogin=False)
             except SpherekitError:
                 pass
         self._collector = None

@@ -132,9 +132,14 @@ class Session:
         /,
         *,
         _timeout: float | None = None,
+        _relogin: bool = True,
         **params: Any,
     ) -> etree._Element:
-        """Like :meth:`call`, but return the response element undecoded (for bulk reads)."""
+        """Like :meth:`call`, but return the response element undecoded (for bulk reads).
+
+        ``_relogin=False`` raises NotAuthenticated instead of logging in again (for
+        clean-up calls on objects that died with an expired session anyway).
+        """
         ref = this.ref if isinstance(this, ManagedObject) else this
         if not isinstance(ref, MoRef):
             raise UsageError(f"{method}: the target must be a MoRef or a handle, got {ref!r}")
@@ -150,7 +155,7 @@ class Session:
             )
         body = codec.encode_call(method, ref, params, self._vindex)
         generation = self._login_generation
-        relogged = False
+        relogged = not _relogin
         attempt = 0
         while True:
             try:
