@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from spherekit.schema import registry as schema
 from spherekit.schema.base import MoRef
 from spherekit.sim import faults, methods
+from spherekit.sim.access import viewer
 from spherekit.sim.encoding import Content, Prop
 from spherekit.sim.paths import all_properties, field_attrs, path_type
 from spherekit.sim.values import get_path
@@ -141,6 +142,9 @@ class Plan:
                             selected[r] = None
                         if ts.selectSet:
                             stack.append((r, ts.selectSet))
+        sees = viewer(ctx)  # traversal goes through, results leave out what the user can't see
+        if sees is not None:
+            selected = {r: None for r in selected if sees(r)}
         return selected, traversed
 
     # -- reading --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ snapshots) or, for any fault, ``encode_fault``. A Python exception in a handler 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -19,8 +20,9 @@ from lxml import etree
 from spherekit.errors import ProtocolError, SpherekitError, UsageError
 from spherekit.schema import registry as schema
 from spherekit.schema.base import OPTIONAL, DataObject, MoRef
-from spherekit.sim import faults, methods
+from spherekit.sim import accounts, esx, faults, methods
 from spherekit.sim.backend import Backend, Context
+from spherekit.sim.faultrules import DropConnection
 from spherekit.sim.sessions import COOKIE
 from spherekit.wire import codec
 from spherekit.wire.xml import parse
@@ -154,6 +156,15 @@ def handle_soap(
         return _fault_result(fault)
     except (ProtocolError, SpherekitError) as exc:
         return _fault_result(faults.invalid_request(str(exc)))
+    rule = backend.control.faults.match(method, this, "call")
+    if rule is not None:  # fault injection (spherekit.sim.faultrules), before the handler
+        if rule.drop:
+            raise DropConnection(f"fault rule {rule.id}: {method} drops the connection")
+        if rule.status is not None:
+            return SoapResult(rule.status, f"fault rule {rule.id}: HTTP {rule.status}\n".encode())
+        if rule.fault is not None:
+            return _fault_result(rule.make_fault(this))
+        time.sleep(rule.delay)
     reg = backend.registry
     ctx: Context | None = None
     try:
@@ -163,8 +174,10 @@ def handle_soap(
             session = backend.sessions.by_cookie(session_cookie(cookie_header))
             ctx = Context(backend, session, this, method, peer, agent)
             result = _call(ctx, method, this, params)
+            backend.diagnostics.call(ctx, method, this, None)  # a vpxd.log line
         encoded = _encode(method, result)
     except MethodFault as fault:
+        backend.diagnostics.call(ctx, method, this, fault)
         return _fault_result(fault, _cookie_of(ctx, secure))
     except Exception as exc:
         log.exception("%s on %s failed", method, this)
@@ -187,6 +200,8 @@ def _call(ctx: Context, method: str, this: MoRef, params: dict[str, Any]) -> Any
         owner = schema.METHODS[method][0]
         if this.type != owner and not schema.is_subtype(this.type, owner):
             raise faults.method_not_found(this, method)
+    esx.refuse(ctx, method)  # a vCenter-only call on an ESXi endpoint
+    accounts.check(ctx, method, this, params)  # NoPermission without the privilege
     found = methods.find(this.type, method)
     if found is None:
         raise faults.method_not_found(this, method)

@@ -101,7 +101,10 @@ def cluster(name: str, parent: MoRef, pool: MoRef, env: MoRef, hosts: int) -> di
     config = d.ClusterConfigInfoEx(
         vmSwapPlacement="vmDirectory",
         dasConfig=d.ClusterDasConfigInfo(enabled=False),
-        drsConfig=d.ClusterDrsConfigInfo(enabled=False),
+        # DRS on, as in vcsim's VPX model: CreateVM_Task may then leave the host to DRS
+        drsConfig=d.ClusterDrsConfigInfo(
+            enabled=True, defaultVmBehavior=e.DrsBehavior.fullyAutomated
+        ),
     )
     return entity(name, parent) | {
         "resourcePool": pool,

@@ -11,14 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import BinaryIO
 from urllib.parse import parse_qsl, unquote
 
 from spherekit.schema.registry import VERSIONS, version_index
+from spherekit.sim import control, nfc
 from spherekit.sim.backend import Backend
 from spherekit.sim.dispatch import handle_soap
 from spherekit.wire.codec import escape
 
-__all__ = ["MAX_BODY", "HttpRequest", "HttpResponse", "handle", "route", "service_versions"]
+__all__ = [
+    "MAX_BODY",
+    "HttpRequest",
+    "HttpResponse",
+    "handle",
+    "route",
+    "service_versions",
+    "streams",
+]
 
 #: larger request bodies are refused with 413 before they are read in full
 MAX_BODY = 32 * 1024 * 1024
@@ -45,21 +55,35 @@ class HttpRequest:
     body: bytes
     peer: str = ""
     secure: bool = True
+    #: the body as a file to read from, for routes registered with ``stream=True`` when the
+    #: server spooled a large upload to disk (``body`` is then empty)
+    stream: BinaryIO | None = None
 
 
 RouteHandler = Callable[[Backend, HttpRequest], HttpResponse]
 _ROUTES: list[tuple[str, RouteHandler]] = []
+_STREAMING: set[str] = set()
 
 
-def route(prefix: str) -> Callable[[RouteHandler], RouteHandler]:
-    """Register the handler of every path under ``prefix`` (e.g. ``/folder``)."""
+def route(prefix: str, *, stream: bool = False) -> Callable[[RouteHandler], RouteHandler]:
+    """Register the handler of every path under ``prefix`` (e.g. ``/folder``). With
+    ``stream``, bodies of any size are accepted: the server spools them to a file and hands
+    the handler :attr:`HttpRequest.stream` instead of ``body``."""
 
     def register(fn: RouteHandler) -> RouteHandler:
+        if stream:
+            _STREAMING.add(prefix.rstrip("/"))
         _ROUTES.append((prefix.rstrip("/"), fn))
         _ROUTES.sort(key=lambda r: -len(r[0]))
         return fn
 
     return register
+
+
+def streams(path: str) -> bool:
+    """True if requests to ``path`` go to a route that takes streamed bodies."""
+    decoded = unquote(path.partition("?")[0])
+    return any(decoded == p or decoded.startswith(p + "/") for p in _STREAMING)
 
 
 def service_versions(api_version: str) -> bytes:
@@ -97,8 +121,10 @@ def handle(
     *,
     peer: str = "",
     secure: bool = True,
+    stream: BinaryIO | None = None,
 ) -> HttpResponse:
-    """Answer one HTTP request. ``headers`` keys are lower case."""
+    """Answer one HTTP request. ``headers`` keys are lower case; ``stream`` is a spooled
+    body for a streaming route (see :func:`route`)."""
     route = path.split("?", 1)[0].rstrip("/")
     if route == "/sdk":
         if method != "POST":
@@ -113,6 +139,7 @@ def handle(
             agent=headers.get("user-agent", ""),
             secure=secure,
         )
+        backend.flush()  # durable before the answer leaves (a no-op without --state)
         out = [("content-type", _XML)]
         if result.set_cookie is not None:
             out.append(("set-cookie", result.set_cookie))
@@ -134,6 +161,18 @@ def handle(
                 body,
                 peer,
                 secure,
+                stream,
             )
-            return fn(backend, request)
+            response = fn(backend, request)
+            backend.flush()
+            return response
     return _text(404, f"no such endpoint: {route or '/'} (the SOAP endpoint is /sdk)")
+
+
+# the control plane answers under its reserved path
+route(control.PREFIX)(control.handle_http)
+# the NFC lease URLs: disk uploads (ImportVApp) and downloads (ExportVm)
+route(nfc.PREFIX, stream=True)(nfc.serve)
+# datastore files: /folder (registers itself; imported last, it imports this module)
+import spherekit.sim.datastore_files  # noqa: E402
+import spherekit.sim.guest_files  # noqa: E402, F401

@@ -10,9 +10,10 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from spherekit.errors import UsageError
+from spherekit.errors import TransportError, UsageError
 from spherekit.sim import http
 from spherekit.sim.backend import Backend
+from spherekit.sim.faultrules import DropConnection
 from spherekit.wire.transport import Request, Response
 
 __all__ = ["InProcessTransport"]
@@ -29,15 +30,23 @@ class InProcessTransport:
         if self.closed:
             raise UsageError("this transport is closed; create a new one")
         headers = {k.lower(): v for k, v in request.headers.items()}
-        answer = http.handle(
-            self._backend,
-            request.method,
-            request.path,
-            headers,
-            request.body,
-            peer="127.0.0.1",
-            secure=False,
-        )
+        try:
+            answer = http.handle(
+                self._backend,
+                request.method,
+                request.path,
+                headers,
+                request.body,
+                peer="127.0.0.1",
+                secure=False,
+            )
+        except DropConnection as exc:
+            # what HttpTransport raises when a server closes the connection unanswered
+            raise TransportError(
+                f"the simulator closed the connection without a complete answer to "
+                f"{request.path} ({exc}); the request may have reached the server",
+                maybe_sent=True,
+            ) from None
         return Response(answer.status, dict(answer.headers), answer.body)
 
     def close(self) -> None:

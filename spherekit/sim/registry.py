@@ -96,6 +96,31 @@ class Registry:
         p = prefix if prefix is not None else _PREFIX.get(mtype, mtype.lower() + "-")
         return MoRef(mtype, f"{p}{n}")
 
+    @property
+    def counter(self) -> int:
+        """The last number :meth:`new_ref` handed out (persisted by the durable store)."""
+        return self._counter
+
+    def restore_counter(self, counter: int) -> None:
+        """Continue numbering after ``counter`` (a loaded state file)."""
+        with self.lock:
+            self._counter = max(self._counter, counter)
+
+    def clear(self, seed: int | None) -> None:
+        """Drop every object and restart numbering and the RNG from ``seed`` (a reset, or
+        before loading a state file); the version keeps rising, so no waiter sees it go
+        back. Listeners stay."""
+        with self.lock:
+            self._objects.clear()
+            self._by_type.clear()
+            self._counter = 0
+            self.rng.seed(seed)
+            self.version += 1
+            self._log_floor = self.version  # a waiter from before must recompute in full
+            self._log_versions.clear()
+            self._log_refs.clear()
+            self.changed.notify_all()
+
     def uuid(self) -> str:
         """A random (version 4) UUID from the seeded generator."""
         with self.lock:

@@ -43,7 +43,8 @@ def find_by_inventory_path(ctx: Context, this: MoRef, *, inventoryPath: str) -> 
         if not part:
             continue
         assert ref is not None
-        ref = find_child(ctx, ref, _unescape(part))
+        # names are stored escaped ("a%2fb"), as vCenter stores them; also accept "a/b"
+        ref = find_child(ctx, ref, part) or find_child(ctx, ref, _unescape(part))
         if ref is None:
             return None
     return ref

@@ -24,6 +24,7 @@ import uvicorn
 
 from spherekit.sim import http
 from spherekit.sim.backend import Backend
+from spherekit.sim.faultrules import DropConnection
 from spherekit.sim.tls import Certificate
 
 __all__ = ["SimApp", "SimServer"]
@@ -35,6 +36,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 #: requests served at once (each blocked WaitForUpdates holds one)
 WORKERS = 64
+#: streamed request bodies (datastore uploads) up to this size stay in memory
+SPOOL = 1024 * 1024
 
 
 class SimApp:
@@ -58,7 +61,9 @@ class SimApp:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > http.MAX_BODY:
+        # a streaming route (datastore file uploads) takes any size, spooled to disk
+        spool = tempfile.SpooledTemporaryFile(SPOOL) if http.streams(scope["path"]) else None  # noqa: SIM115
+        if length.isdigit() and int(length) > http.MAX_BODY and spool is None:
             await self._reply(send, http.HttpResponse(413, b"request body too large\n"))
             return
         chunks: list[bytes] = []
@@ -69,32 +74,59 @@ class SimApp:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > http.MAX_BODY:
+            if size > http.MAX_BODY and spool is None:
                 await self._reply(send, http.HttpResponse(413, b"request body too large\n"))
                 return
-            chunks.append(chunk)
+            if spool is not None:
+                spool.write(chunk)
+            else:
+                chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         client = scope.get("client")
+        query = scope.get("query_string", b"").decode("latin-1")  # routes read their query
         call = partial(
             http.handle,
             self.backend,
             scope["method"],
-            scope["path"],
+            scope["path"] + ("?" + query if query else ""),
             headers,
             b"".join(chunks),
             peer=client[0] if client else "",
             secure=self.secure,
+            stream=spool,  # type: ignore[arg-type]  # a SpooledTemporaryFile is a BinaryIO
         )
-        response = await asyncio.get_running_loop().run_in_executor(self.executor, call)
+        if spool is not None:
+            spool.seek(0)
+        try:
+            response = await asyncio.get_running_loop().run_in_executor(self.executor, call)
+        except DropConnection:
+            _drop(send)
+            return
+        finally:
+            if spool is not None:
+                spool.close()
         await self._reply(send, response)
 
     @staticmethod
     async def _reply(send: Send, response: http.HttpResponse) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        headers.append((b"content-length", str(len(response.body)).encode()))
+        if not any(k == b"content-length" for k, _v in headers):  # HEAD sets its own
+            headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
+
+
+def _drop(send: Send) -> None:
+    """Close the connection without answering (a fault rule's ``drop``). ASGI has no word
+    for it, so this reaches uvicorn's request cycle behind ``send``: its transport, and its
+    ``disconnected`` flag (else uvicorn would write a 500 to the closed connection)."""
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise RuntimeError("cannot drop the connection: not served by uvicorn")
+    cycle.disconnected = True  # type: ignore[union-attr]
+    transport.close()
 
 
 def _ssl_factory(cert: Certificate) -> Callable[..., ssl.SSLContext]:

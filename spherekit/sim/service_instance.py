@@ -51,6 +51,8 @@ MANAGERS: dict[str, tuple[str, str]] = {
     "overheadMemoryManager": ("OverheadMemoryManager", "OverheadMemoryManager"),
     "certificateManager": ("CertificateManager", "certificateManager"),
     "ioFilterManager": ("IoFilterManager", "IoFilterManager"),
+    "vmProvisioningChecker": ("VirtualMachineProvisioningChecker", "ProvChecker"),
+    "vmCompatibilityChecker": ("VirtualMachineCompatibilityChecker", "CompatChecker"),
 }
 
 _BUILDS = {"8.0.2.0": ("8.0.2", "22617221"), "8.0.3.0": ("8.0.3", "24022515")}
@@ -81,16 +83,21 @@ def about(api_version: str, instance_uuid: str) -> AboutInfo:
 def install(backend: Backend, root: MoRef) -> ServiceContent:
     """Create the ServiceInstance and its managers; return the ServiceContent."""
     from spherekit.schema.vim25.data import Capability, ServiceContent
+    from spherekit.sim.esx import ESX_MANAGERS, esx_about
 
     reg = backend.registry
-    refs = {field: MoRef(t, v) for field, (t, v) in MANAGERS.items()}
+    esx = backend.settings.esx
+    refs = {
+        field: MoRef(t, v) for field, (t, v) in MANAGERS.items() if not esx or field in ESX_MANAGERS
+    }
+    info = esx_about(backend.settings.api_version) if esx else None
     content = ServiceContent(
         rootFolder=root,
-        about=about(backend.settings.api_version, reg.uuid()),
+        about=info or about(backend.settings.api_version, reg.uuid()),
         **refs,  # type: ignore[arg-type]
     )
     capability = Capability(
-        provisioningSupported=True, multiHostSupported=True, userShellAccessSupported=False
+        provisioningSupported=not esx, multiHostSupported=not esx, userShellAccessSupported=False
     )
     reg.add(SERVICE_INSTANCE, {"content": content, "capability": capability})
     extra: dict[str, dict[str, Any]] = {

@@ -6,11 +6,12 @@ presents it. Wrong credentials raise ``InvalidLogin``.
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING
 
 from spherekit.schema.base import MoRef
 from spherekit.sim import faults
+from spherekit.sim.accounts import authenticate
+from spherekit.sim.events import emit
 from spherekit.sim.methods import computed, handler
 
 if TYPE_CHECKING:
@@ -20,30 +21,46 @@ if TYPE_CHECKING:
 __all__: list[str] = []
 
 
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
-
-
 @handler("SessionManager", "Login")
 def login(
     ctx: Context, this: MoRef, *, userName: str, password: str, locale: str | None = None
 ) -> UserSession:
     from spherekit.schema.vim25.data import InvalidLogin
 
-    settings = ctx.backend.settings
-    if not (_same(userName, settings.user) & _same(password, settings.password)):
+    if not authenticate(ctx.backend.accounts, userName, password):
         raise faults.with_msg(
             InvalidLogin(), "Cannot complete login due to an incorrect user name or password."
         )
     s = ctx.backend.sessions.login(userName, ctx.peer, ctx.user_agent, locale or "en")
     ctx.session = s
     ctx.response_cookie = s.cookie
+    emit(
+        ctx,
+        "UserLoginSessionEvent",
+        message=f"User {s.user}@{s.ip} logged in as {s.agent}",
+        ipAddress=s.ip,
+        userAgent=s.agent,
+        locale=s.locale,
+        sessionId=s.key,
+    )
     return s.user_session()
 
 
 @handler("SessionManager", "Logout")
 def logout(ctx: Context, this: MoRef) -> None:
     s = ctx.require_session()
+    emit(
+        ctx,
+        "UserLogoutSessionEvent",
+        message=f"User {s.user}@{s.ip} logged out (login time: "
+        f"{s.login_time:%A, %d %B, %Y %I:%M:%S %p}, number of API invocations: {s.call_count}, "
+        f"user agent: {s.agent})",
+        ipAddress=s.ip,
+        userAgent=s.agent,
+        callCount=s.call_count,
+        sessionId=s.key,
+        loginTime=s.login_time,
+    )
     ctx.backend.sessions.end(s)
     ctx.response_cookie = ""
 
@@ -70,6 +87,13 @@ def terminate_session(ctx: Context, this: MoRef, *, sessionId: list[str]) -> Non
             raise faults.invalid_argument("sessionId", "a session cannot terminate itself")
         targets.append(s)
     for s in targets:
+        emit(
+            ctx,
+            "SessionTerminatedEvent",
+            message=f"A session for user '{s.user}' has stopped",
+            sessionId=s.key,
+            terminatedUsername=s.user,
+        )
         sessions.end(s)
 
 
@@ -80,5 +104,10 @@ def _current_session(ctx: Context, ref: MoRef) -> UserSession | None:
 
 @computed("SessionManager", "sessionList")
 def _session_list(ctx: Context, ref: MoRef) -> list[UserSession] | None:
+    # vCenter shows the list only to users who may terminate sessions
+    me = ctx.require_session()
+    a = ctx.backend.access
+    if not a.has(me.user, a.root, "Sessions.TerminateSession"):
+        raise faults.no_permission(a.root, "Sessions.TerminateSession")
     sessions = [s.user_session() for s in ctx.backend.sessions.all()]
     return sessions or None

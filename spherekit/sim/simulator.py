@@ -16,11 +16,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Self
 from urllib.parse import quote
 
 from spherekit.sim.backend import Backend, Settings
+from spherekit.sim.control import Control
 from spherekit.sim.inprocess import InProcessTransport
 from spherekit.sim.server import SimServer
 from spherekit.sim.tls import Certificate, make_certificate
@@ -42,6 +44,13 @@ class Simulator:
         api_version: str = "8.0.2.0",
         session_timeout: float | None = 1800.0,
         task_delay: float = 0.0,
+        state: str | os.PathLike[str] | None = None,
+        users: Mapping[str, tuple[str, str]] | None = None,
+        esx: bool = False,
+        lease_timeout: float = 300.0,
+        lease_init_delay: float = 0.0,
+        guest_ip_delay: float = 0.5,
+        guest_network: str = "10.0.0.0/16",
         host: str = "127.0.0.1",
         port: int = 0,
         tls: bool = True,
@@ -53,6 +62,13 @@ class Simulator:
             api_version=api_version,
             session_timeout=session_timeout,
             task_delay=task_delay,
+            state=os.fspath(state) if state is not None else None,
+            users=dict(users or {}),
+            esx=esx,
+            lease_timeout=lease_timeout,
+            lease_init_delay=lease_init_delay,
+            guest_ip_delay=guest_ip_delay,
+            guest_network=guest_network,
         )
         self.backend = Backend(model, settings)
         self._host = host
@@ -149,6 +165,30 @@ class Simulator:
             with open(path, "wb") as f:
                 f.write(self.certificate.ca_pem)
         return path
+
+    @property
+    def served(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._server is not None
+
+    @property
+    def user(self) -> str:
+        return self.backend.settings.user
+
+    @property
+    def password(self) -> str:
+        return self.backend.settings.password
+
+    @property
+    def control(self) -> Control:
+        """The control plane: reset, seed, task delays, session expiry, fault rules."""
+        return self.backend.control
+
+    @property
+    def control_url(self) -> str:
+        """The served control plane (``https://127.0.0.1:PORT/_sim``; basic auth with the
+        simulator's user and password)."""
+        return self.sdk_url.removesuffix("/sdk") + "/_sim"
 
     def transport(self) -> InProcessTransport:
         """A spherekit transport answering from this simulator directly (no sockets)."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from spherekit.schema.base import MoRef
 from spherekit.sim import faults
+from spherekit.sim.events import task_chain, task_event
 
 if TYPE_CHECKING:
     from spherekit.sim.backend import Backend, Context
@@ -58,7 +59,8 @@ class TaskRunner:
         reg = ctx.registry
         with reg.lock:
             ref = reg.new_ref("Task")
-            self._chain += 1
+            # the chain id is the key of the TaskEvent posted below, as in vCenter
+            chain = self._chain = ctx.backend.events.next_key()
             entity_name = reg.prop(entity, "name") if entity in reg else None
             info = TaskInfo(
                 key=ref.value,
@@ -72,23 +74,28 @@ class TaskRunner:
                 cancelable=False,
                 reason=TaskReasonUser(userName=ctx.session.user if ctx.session else ""),
                 queueTime=datetime.now(UTC),
-                eventChainId=self._chain,
+                eventChainId=chain,
             )
             reg.add(ref, {"info": info})
+            task_event(ctx, entity if entity in reg else None, info)
             if entity in reg:
                 reg.append(entity, "recentTask", ref)
             recent = [*(reg.prop(TASK_MANAGER, "recentTask") or []), ref][-RECENT:]
             reg.update(TASK_MANAGER, {"recentTask": recent})
-        self._pool.submit(self._run, ref, entity, work)
+        self._pool.submit(self._run, ref, entity, work, method)
         return ref
 
-    def _run(self, ref: MoRef, entity: MoRef, work: Work) -> None:
+    def _run(self, ref: MoRef, entity: MoRef, work: Work, method: str = "") -> None:
         from spherekit.schema.vim25.data import LocalizedMethodFault, MethodFault
         from spherekit.schema.vim25.enums import TaskInfoState
 
         backend = self._backend
         reg = backend.registry
-        delay = backend.settings.task_delay
+        delay = backend.control.task_delay(method)
+        # a fault rule of stage "task" delays the task or fails it instead of its work
+        rule = backend.control.faults.match(method, entity, "task")
+        injected = rule.make_fault(entity) if rule is not None and rule.fault else None
+        delay += rule.delay if rule is not None else 0.0
         with reg.lock:
             if backend.closing:
                 return
@@ -111,7 +118,10 @@ class TaskRunner:
             if backend.closing:
                 return
             try:
-                result = work()
+                if injected is not None:
+                    raise injected
+                with task_chain(reg.props(ref)["info"].eventChainId):
+                    result = work()
             except MethodFault as fault:
                 error = LocalizedMethodFault(fault=fault, localizedMessage=fault.msg or None)
             except Exception as exc:
@@ -136,6 +146,37 @@ class TaskRunner:
                 old = self._finished.popleft()
                 reg.remove(old)
                 reg.discard(TASK_MANAGER, "recentTask", old)
+            # durable before anyone can see the outcome (they need the lock to look)
+            backend.flush()
+
+    def restore(self) -> None:
+        """After loading a state file: tasks the previous process left queued or running
+        end in error (as vCenter's do when it restarts); finished ones are kept in order."""
+        from spherekit.schema.vim25.data import LocalizedMethodFault
+        from spherekit.schema.vim25.enums import TaskInfoState
+
+        reg = self._backend.registry
+        with reg.lock:
+            for ref in reg.of_type("Task"):
+                info = reg.prop(ref, "info")
+                if info is None:
+                    continue
+                if info.state in (TaskInfoState.queued, TaskInfoState.running):
+                    crash = faults.system_error("the simulator restarted while the task ran")
+                    reg.update(
+                        ref,
+                        {
+                            "info.state": TaskInfoState.error,
+                            "info.error": LocalizedMethodFault(
+                                fault=crash, localizedMessage=crash.msg
+                            ),
+                            "info.completeTime": datetime.now(UTC),
+                        },
+                    )
+                    entity = info.entity
+                    if entity is not None and entity in reg:
+                        reg.discard(entity, "recentTask", ref)
+                self._finished.append(ref)
 
     def shutdown(self) -> None:
         self._stop.set()

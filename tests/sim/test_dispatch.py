@@ -37,8 +37,8 @@ def test_unimplemented_and_unknown_methods(sim: Target, session: spherekit.Sessi
     vm = find.by_path(session, "DC0/vm/DC0_H0_VM0")
     # a real vim25 method the simulator does not implement (yet)
     with pytest.raises(faults.MethodNotFound) as info:
-        session.call(vm, "ShutdownGuest")
-    assert info.value.receiver == vm and info.value.method == "ShutdownGuest"
+        session.call(vm, "QueryFaultToleranceCompatibility")
+    assert info.value.receiver == vm and info.value.method == "QueryFaultToleranceCompatibility"
     # not a vim25 method at all
     body = ENV.format(
         '<NoSuchMethod xmlns="urn:vim25"><_this type="Folder">group-d1</_this></NoSuchMethod>'

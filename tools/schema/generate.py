@@ -322,7 +322,7 @@ def render_model(m: Model) -> str:
                 f"{meth['changes_state']}, {rt.removesuffix('[]')!r}, {rflags}, ({params})),"
             )
     out.append("}\n")
-    out.append("#: method name -> the privilege it requires on its target (when the model names one)")
+    out.append("#: method name -> the privilege it requires on its target (if the model names one)")
     out.append("PRIVILEGES: dict[str, str] = {")
     for tname in sorted(m.managed):
         for meth in m.managed[tname]["methods"]:

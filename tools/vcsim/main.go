@@ -1,5 +1,5 @@
-// Command vcsim serves govmomi's vCenter simulator (simulator.VPX) as an
-// interop test peer for spherekit.
+// Command vcsim serves govmomi's vCenter simulator (simulator.VPX, or
+// simulator.ESX with -esx) as an interop test peer for spherekit.
 //
 // Build it against Debian's govmomi 0.24.2 with tools/vcsim/build.sh. When the
 // server is listening it prints exactly one line to stdout, the SDK URL with
@@ -38,7 +38,22 @@ func main() {
 	username := flag.String("username", "user", "login user name (empty with empty -password: accept any non-empty credentials)")
 	password := flag.String("password", "pass", "login password")
 	useTLS := flag.Bool("tls", true, "serve HTTPS with the simulator's built-in localhost certificate")
+	esx := flag.Bool("esx", false, "simulate a standalone ESXi host (simulator.ESX) instead of vCenter")
 	flag.Parse()
+
+	if *esx {
+		// simulator.ESX(): one host; only the VM and datastore counts apply.
+		esxModel := simulator.ESX()
+		flag.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "vm":
+				esxModel.Machine = model.Machine
+			case "ds":
+				esxModel.Datastore = model.Datastore
+			}
+		})
+		model = esxModel
+	}
 
 	// Build the inventory before starting the server.
 	if err := model.Create(); err != nil {

@@ -985,7 +985,7 @@ METHODS: dict[str, tuple[str, int, bool, bool, str, int, tuple[FieldInfo, ...]]]
     'PerformVsanUpgrade_Task': ('VsanUpgradeSystem', 9, True, True, 'Task', 0, (('cluster', 'cluster', 'ClusterComputeResource', 0, 9), ('performObjectUpgrade', 'performObjectUpgrade', 'boolean', 2, 9), ('downgradeFormat', 'downgradeFormat', 'boolean', 2, 9), ('allowReducedRedundancy', 'allowReducedRedundancy', 'boolean', 2, 9), ('excludeHosts', 'excludeHosts', 'HostSystem', 3, 9), )),
 }
 
-#: method name -> the privilege it requires on its target (when the model names one)
+#: method name -> the privilege it requires on its target (if the model names one)
 PRIVILEGES: dict[str, str] = {
     'RemoveAlarm': 'Alarm.Delete',
     'ReconfigureAlarm': 'Alarm.Edit',

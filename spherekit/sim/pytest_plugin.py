@@ -1,0 +1,108 @@
+"""pytest fixtures for spherekit.sim (registered by the ``pytest11`` entry point).
+
+- ``sim``: a fresh :class:`~spherekit.sim.Simulator` for each test: in-process (no sockets)
+  by default, served over HTTPS on 127.0.0.1 when ``SPHEREKIT_SIM_MODE=served``;
+- ``sim_server``: a simulator served over HTTPS for the whole test module, with ``.url``
+  (credentials included), ``.sdk_url``, ``.thumbprint``, ``.ca_file``, ``.user``,
+  ``.password`` and ``.control`` (reset it between tests if they must not see each other);
+- ``sim_session``: a logged-in :class:`spherekit.Session` on ``sim`` (through the
+  in-process transport, or over HTTPS pinned by thumbprint when served).
+
+The inventory and settings come from the ``spherekit_sim`` marker, whose keyword arguments
+are :class:`~spherekit.sim.VpxModel` counts and :class:`~spherekit.sim.Simulator` settings::
+
+    @pytest.mark.spherekit_sim(vms=5, hosts=1, seed=7, task_delay=0.1)
+    def test_clone(sim_session): ...
+
+Without one, the default VPX inventory with seed 1. This module is the one place in
+spherekit.sim that uses the client (for ``sim_session``), and only when that fixture runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from spherekit.sim.simulator import Simulator
+from spherekit.sim.vpx import VpxModel
+
+if TYPE_CHECKING:
+    from spherekit.session import Session
+
+__all__ = ["MODE_VARIABLE", "mode", "sim", "sim_server", "sim_session"]
+
+#: the environment variable choosing how ``sim`` runs: ``inprocess`` (default) or ``served``
+MODE_VARIABLE = "SPHEREKIT_SIM_MODE"
+_MODEL_FIELDS = frozenset(f.name for f in dataclasses.fields(VpxModel))
+
+
+def mode() -> str:
+    """``inprocess`` or ``served``, from :data:`MODE_VARIABLE`."""
+    value = os.environ.get(MODE_VARIABLE, "inprocess")
+    if value not in ("inprocess", "served"):
+        raise pytest.UsageError(f"{MODE_VARIABLE} must be inprocess or served, not {value!r}")
+    return value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "spherekit_sim(**kwargs): the spherekit.sim inventory (VpxModel counts such as vms=, "
+        "hosts=) and settings (seed=, task_delay=, user=, ...) of the sim fixtures",
+    )
+
+
+def _build(node: pytest.Item | pytest.Collector) -> Simulator:
+    marker = node.get_closest_marker("spherekit_sim")
+    kwargs: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    if marker is not None and marker.args:
+        raise pytest.UsageError("spherekit_sim takes keyword arguments only")
+    model = VpxModel(**{k: v for k, v in kwargs.items() if k in _MODEL_FIELDS})
+    settings = {k: v for k, v in kwargs.items() if k not in _MODEL_FIELDS}
+    settings.setdefault("seed", 1)
+    return Simulator(model, **settings)
+
+
+@pytest.fixture
+def sim(request: pytest.FixtureRequest) -> Iterator[Simulator]:
+    """A fresh simulator (served when ``SPHEREKIT_SIM_MODE=served``)."""
+    simulator = _build(request.node)
+    try:
+        if mode() == "served":
+            simulator.start()
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+@pytest.fixture(scope="module")
+def sim_server(request: pytest.FixtureRequest) -> Iterator[Simulator]:
+    """A simulator served over HTTPS on 127.0.0.1 for the test module."""
+    simulator = _build(request.node)
+    try:
+        simulator.start()
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+@pytest.fixture
+def sim_session(sim: Simulator) -> Iterator[Session]:
+    """A logged-in spherekit session on ``sim``."""
+    import spherekit  # the client: only here, when a test asks for a session
+
+    if sim.served:
+        session = spherekit.connect(sim.url, thumbprint=sim.thumbprint)
+    else:
+        session = spherekit.connect(sim.inprocess_url, transport=sim.transport())
+    try:
+        yield session
+    finally:
+        try:
+            session.close()
+        except spherekit.SpherekitError:
+            pass
