@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from spherekit.sim import pytest_plugin
+from spherekit import pytest_plugin
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -76,7 +76,7 @@ def run(tmp_path: Path, mode: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_plugin_is_registered_by_its_entry_point() -> None:
     points = importlib.metadata.entry_points(group="pytest11")
-    assert "spherekit.sim.pytest_plugin" in {p.value for p in points}
+    assert "spherekit.pytest_plugin" in {p.value for p in points}
 
 
 @pytest.mark.parametrize("mode", ["inprocess", "served"])

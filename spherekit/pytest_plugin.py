@@ -14,8 +14,11 @@ are :class:`~spherekit.sim.VpxModel` counts and :class:`~spherekit.sim.Simulator
     @pytest.mark.spherekit_sim(vms=5, hosts=1, seed=7, task_delay=0.1)
     def test_clone(sim_session): ...
 
-Without one, the default VPX inventory with seed 1. This module is the one place in
-spherekit.sim that uses the client (for ``sim_session``), and only when that fixture runs.
+Without one, the default VPX inventory with seed 1.
+
+pytest loads this plugin in every run of every project that has spherekit installed, so
+it imports nothing heavy itself: the simulator is imported when a fixture first needs it.
+It lives outside :mod:`spherekit.sim` because it uses both the simulator and the client.
 """
 
 from __future__ import annotations
@@ -27,17 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from spherekit.sim.simulator import Simulator
-from spherekit.sim.vpx import VpxModel
-
 if TYPE_CHECKING:
     from spherekit.session import Session
+    from spherekit.sim.simulator import Simulator
 
 __all__ = ["MODE_VARIABLE", "mode", "sim", "sim_server", "sim_session"]
 
 #: the environment variable choosing how ``sim`` runs: ``inprocess`` (default) or ``served``
 MODE_VARIABLE = "SPHEREKIT_SIM_MODE"
-_MODEL_FIELDS = frozenset(f.name for f in dataclasses.fields(VpxModel))
 
 
 def mode() -> str:
@@ -57,12 +57,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _build(node: pytest.Item | pytest.Collector) -> Simulator:
+    from spherekit.sim.simulator import Simulator
+    from spherekit.sim.vpx import VpxModel
+
+    model_fields = frozenset(f.name for f in dataclasses.fields(VpxModel))
     marker = node.get_closest_marker("spherekit_sim")
     kwargs: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     if marker is not None and marker.args:
         raise pytest.UsageError("spherekit_sim takes keyword arguments only")
-    model = VpxModel(**{k: v for k, v in kwargs.items() if k in _MODEL_FIELDS})
-    settings = {k: v for k, v in kwargs.items() if k not in _MODEL_FIELDS}
+    model = VpxModel(**{k: v for k, v in kwargs.items() if k in model_fields})
+    settings = {k: v for k, v in kwargs.items() if k not in model_fields}
     settings.setdefault("seed", 1)
     return Simulator(model, **settings)
 
