@@ -329,6 +329,13 @@ def render_model(m: Model) -> str:
             if meth.get("privilege"):
                 out.append(f"    {meth['name']!r}: {meth['privilege']!r},")
     out.append("}\n")
+    out.append("#: task method name -> the type of its task's result (void when none)")
+    out.append("TASK_RESULTS: dict[str, str] = {")
+    for tname in sorted(m.managed):
+        for meth in m.managed[tname]["methods"]:
+            if meth["task"]:
+                out.append(f"    {meth['name']!r}: {meth['task_result']!r},")
+    out.append("}\n")
     out.append("#: managed type -> its base type")
     out.append("MANAGED_BASES: dict[str, str | None] = {")
     out += [f"    {n!r}: {m.managed[n]['base']!r}," for n in sorted(m.managed)]
