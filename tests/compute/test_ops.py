@@ -40,12 +40,14 @@ def test_failure_undoes_partial_work_and_the_journal_tells_it(
     before = _names(session)
     vm = find.by_path(session, "/DC0/vm/DC0_H0_VM0")
     folder = find.by_path(session, "/DC0/vm")
-    with pytest.raises(OperationFailed) as caught:
-        with Operation(session, journal, "clone then fail") as op:
-            clone = op.write(vm, "CloneVM_Task", folder=folder, name="y", spec=_clone_spec())
-            op.on_undo(f"destroy {clone}", lambda: op.write(clone, "Destroy_Task"))
-            assert "y" in _names(session)
-            raise RuntimeError("a later step failed")
+    with (
+        pytest.raises(OperationFailed) as caught,
+        Operation(session, journal, "clone then fail") as op,
+    ):
+        clone = op.write(vm, "CloneVM_Task", folder=folder, name="y", spec=_clone_spec())
+        op.on_undo(f"destroy {clone}", lambda: op.write(clone, "Destroy_Task"))
+        assert "y" in _names(session)
+        raise RuntimeError("a later step failed")
     assert _names(session) == before
     assert "undone: destroy VirtualMachine:" in str(caught.value)
     outcomes = [(e.method, e.outcome) for e in journal.entries()]
@@ -60,9 +62,11 @@ def test_failure_undoes_partial_work_and_the_journal_tells_it(
 
 def test_a_failed_write_is_journaled_with_its_fault(session: Session, journal: Journal) -> None:
     vm = find.by_path(session, "/DC0/vm/DC0_H0_VM0")  # powered on
-    with pytest.raises(OperationFailed) as caught:
-        with Operation(session, journal, "power on again") as op:
-            op.write(vm, "PowerOnVM_Task")
+    with (
+        pytest.raises(OperationFailed) as caught,
+        Operation(session, journal, "power on again") as op,
+    ):
+        op.write(vm, "PowerOnVM_Task")
     assert isinstance(caught.value.cause, faults.InvalidPowerState)
     assert journal.entries()[-1].outcome == "error: InvalidPowerState"
 
