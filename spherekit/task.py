@@ -85,6 +85,8 @@ def wait_for_tasks(
         return []
     state: dict[MoRef, dict[str, Any]] = {r: {} for r in refs}
     done: dict[MoRef, Any] = {}
+    from spherekit.schema.vim25.data import ManagedObjectNotFound
+
     vms: dict[MoRef, MoRef] = {}  # watched VM -> the task it blocks
     answered: set[str] = set()
     deadline = time.monotonic() + timeout
@@ -131,7 +133,10 @@ def wait_for_tasks(
                         # its VM may be gone (Destroy_Task): a filter on it would fault
                     ):
                         vms[entity] = obj
-                        watch.watch(entity, ["runtime.question"])
+                        try:
+                            watch.watch(entity, ["runtime.question"])
+                        except ManagedObjectNotFound:
+                            pass  # the VM went away meanwhile (Destroy_Task): it asks nothing
                     if on_progress is not None:
                         on_progress(obj, info.get("info.progress"), st)
                     if st == "success":

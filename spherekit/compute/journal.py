@@ -11,6 +11,7 @@ memory.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -30,8 +31,10 @@ SECRET_NAMES = frozenset(
         "plainText", "value_secret", "token", "ticket", "privateKey", "userdata", "userData",
     }
 )  # fmt: skip
-_SECRET_KEYS = ("guestinfo.userdata", "guestinfo.metadata", "password")
+_SECRET_KEYS = ("guestinfo.userdata", "guestinfo.metadata", "guestinfo.vendordata", "password")
 _MAX_TEXT = 200
+#: the value of a ticket-like query parameter in a URL (``/guestFile?id=1&token=...``)
+_URL_SECRET = re.compile(r"([?&](?:token|ticket|password)=)[^&#\s]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ def summarize(value: Any, name: str = "", depth: int = 0) -> Any:
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, str):
+        value = _URL_SECRET.sub(r"\1***", value)  # guest file URLs carry their ticket
         return value if len(value) <= _MAX_TEXT else value[:_MAX_TEXT] + "..."
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
@@ -81,7 +85,11 @@ def summarize(value: Any, name: str = "", depth: int = 0) -> Any:
                 continue
             if flags & 4 or xml in SECRET_NAMES:  # SECRET in the schema
                 out[xml] = "***"
-            elif xml == "value" and isinstance(key, str) and key.startswith(_SECRET_KEYS):
+            elif (
+                xml == "value"
+                and isinstance(key, str)
+                and (key.startswith(_SECRET_KEYS) or "password" in key.lower())
+            ):  # e.g. extraConfig guestinfo.sim.password
                 out[xml] = "***"  # e.g. extraConfig guestinfo.userdata
             else:
                 out[xml] = summarize(v, xml, depth + 1)

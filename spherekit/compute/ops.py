@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from spherekit.compute.journal import Journal, summarize
 from spherekit.errors import OutcomeUnknown, SpherekitError
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["Operation", "OperationFailed", "PlannedCall", "UndoStep"]
 
 _planned_ids = itertools.count(1)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,27 @@ class Operation:
         except OutcomeUnknown as e:
             self.journal.record(self.name, method, target, params, "unknown", detail=str(e))
             raise
+        except Exception as e:
+            self.journal.record(self.name, method, target, params, f"error: {_name(e)}",
+                                detail=str(e))  # fmt: skip
+            raise
+        self.journal.record(self.name, method, target, params, "ok", result=value)
+        return value
+
+    def http_write(
+        self, method: str, target: str, fn: Callable[[], T], /, **params: Any
+    ) -> T | None:
+        """Journal a write that is not a SOAP call (``PUT /folder``, an NFC or guest file
+        upload): ``fn`` does it; ``target`` names what it writes (no tickets in it). In plan
+        mode ``fn`` is not called: the write is listed and None returned."""
+        if self.plan:
+            call = PlannedCall(method, target, {k: summarize(v, k) for k, v in params.items()})
+            with self._lock:
+                self.planned.append(call)
+            self.journal.record(self.name, method, target, params, "planned")
+            return None
+        try:
+            value = fn()
         except Exception as e:
             self.journal.record(self.name, method, target, params, f"error: {_name(e)}",
                                 detail=str(e))  # fmt: skip

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import base64
 import gc
-import inspect
 import json
 import os
 import signal
@@ -213,13 +212,6 @@ def _serve(args: argparse.Namespace) -> int:
         folders=args.folders,
         portgroups=args.portgroups,
     )
-    extra: dict[str, Any] = {}
-    if args.esx:
-        if "esx" not in inspect.signature(Simulator).parameters:
-            # TODO(esx): pass through once Simulator(esx=...) exists (the ESXi-mode issue)
-            print("spherekit sim serve: error: --esx is not implemented yet", file=sys.stderr)
-            return 2
-        extra["esx"] = True
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -239,7 +231,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         tls=not args.no_tls,
-        **extra,
+        esx=args.esx,
     )
     # the inventory lives as long as the process: keep the collector from rescanning it
     # (a full collection over 10,000 VMs' objects would stall requests for ~0.1 s)

@@ -106,22 +106,41 @@ def _fault_result(fault: Any, cookie: str | None = None) -> SoapResult:
     return SoapResult(500, body, cookie)
 
 
-def _check_required(value: Any, path: str) -> None:
-    """InvalidRequest if a required field of a data object in a request is missing."""
+def _check_value(value: Any, tname: str, path: str) -> None:
+    """Check a decoded request value against its declared type ``tname``: InvalidRequest
+    if a required field of a data object is missing or an enum value is unknown;
+    InvalidType if the value is of another type (an ``xsi:type`` that is not a subtype, a
+    reference to another kind of object, a data object where text belongs)."""
+    if tname == "anyType" or value is None:
+        return
     if isinstance(value, list):
         for i, item in enumerate(value):
-            _check_required(item, f"{path}[{i}]")
-    elif isinstance(value, DataObject):
-        for attr, xml, _t, flags, _v in value._fields:
+            _check_value(item, tname, f"{path}[{i}]")
+        return
+    if isinstance(value, MoRef):
+        if tname != "ManagedObjectReference" and not (
+            schema.is_managed(tname) and schema.is_subtype(value.type, tname)
+        ):
+            raise faults.invalid_type(path, f"{path}: a {value.type} reference is not a {tname}")
+        return
+    cls = schema.data_class(tname)
+    if cls is not None or isinstance(value, DataObject):
+        if cls is None or not isinstance(value, cls):
+            got = getattr(value, "_wsdl_name", type(value).__name__)
+            raise faults.invalid_type(path, f"{path}: a {got} is not a {tname}")
+        for attr, xml, ftype, flags, _v in value._fields:
             v = getattr(value, attr)
-            if v is None:
-                if not flags & OPTIONAL:
-                    raise faults.invalid_request(
-                        f"Required property {xml} is missing from data object of type "
-                        f"{value._wsdl_name} (at {path})"
-                    )
-            elif isinstance(v, DataObject | list):
-                _check_required(v, f"{path}.{xml}")
+            if v is None and not flags & OPTIONAL:
+                raise faults.invalid_request(
+                    f"Required property {xml} is missing from data object of type "
+                    f"{value._wsdl_name} (at {path})"
+                )
+            _check_value(v, ftype, f"{path}.{xml}")
+        return
+    if tname in schema.ENUM_NAMES:
+        enum = schema.enum_class(tname)
+        if enum is not None and not isinstance(value, enum):
+            raise faults.invalid_request(f"{path}: {value!r} is not a value of {tname}")
 
 
 def _cookie_header(value: str, secure: bool) -> str:
@@ -173,7 +192,14 @@ def handle_soap(
                 raise faults.invalid_request("the simulator is shutting down")
             session = backend.sessions.by_cookie(session_cookie(cookie_header))
             ctx = Context(backend, session, this, method, peer, agent)
-            result = _call(ctx, method, this, params)
+            if session is not None:
+                session.in_flight += 1
+            try:
+                result = _call(ctx, method, this, params)
+            finally:
+                if session is not None:  # idle from the end of its last call on
+                    session.in_flight -= 1
+                    session.last_active = time.monotonic()
             backend.diagnostics.call(ctx, method, this, None)  # a vpxd.log line
         encoded = _encode(method, result)
     except MethodFault as fault:
@@ -207,12 +233,12 @@ def _call(ctx: Context, method: str, this: MoRef, params: dict[str, Any]) -> Any
         raise faults.method_not_found(this, method)
     fn, accepted = found
     if method != "Fetch":
-        for attr, xml, _tname, flags, _since in schema.METHODS[method][6]:
+        for attr, xml, tname, flags, _since in schema.METHODS[method][6]:
             if attr not in params:
                 if not flags & OPTIONAL:
                     raise faults.invalid_request(f"{method}: required parameter {xml} is missing")
             else:
-                _check_required(params[attr], xml)
+                _check_value(params[attr], tname, xml)
     if accepted is not None:
         for name in params:
             if name not in accepted:

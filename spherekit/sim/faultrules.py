@@ -207,8 +207,10 @@ def _data(cls: type[DataObject], values: Mapping[str, Any], this: MoRef, path: s
 def _zero(tname: str, flags: int, this: MoRef, path: str) -> Any:
     if flags & ARRAY:
         return []
-    if schema.is_managed(tname):
-        return this
+    if schema.is_managed(tname) and (
+        tname == "ManagedObject" or schema.is_subtype(this.type, tname)
+    ):
+        return this  # e.g. NoPermission.object: the call's target
     zeros: dict[str, Any] = {"string": "", "boolean": False, "int": 0, "long": 0, "short": 0}
     if tname in zeros:
         return zeros[tname]

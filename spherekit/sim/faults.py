@@ -16,10 +16,12 @@ if TYPE_CHECKING:
         InvalidPowerState,
         InvalidProperty,
         InvalidRequest,
+        InvalidType,
         ManagedObjectNotFound,
         MethodFault,
         MethodNotFound,
         NotSupported,
+        TaskInProgress,
     )
     from spherekit.schema.vim25.data import (
         SystemError as SystemErrorFault,
@@ -30,10 +32,12 @@ __all__ = [
     "invalid_power_state",
     "invalid_property",
     "invalid_request",
+    "invalid_type",
     "method_not_found",
     "not_found",
     "not_supported",
     "system_error",
+    "task_in_progress",
     "with_msg",
 ]
 
@@ -75,6 +79,20 @@ def invalid_request(msg: str) -> InvalidRequest:
     from spherekit.schema.vim25.data import InvalidRequest
 
     return with_msg(InvalidRequest(), msg)
+
+
+def invalid_type(argument: str, msg: str) -> InvalidType:
+    """An argument of the wrong type (an InvalidRequest; ``argument``: where it is)."""
+    from spherekit.schema.vim25.data import InvalidType
+
+    return with_msg(InvalidType(argument=argument), msg)
+
+
+def task_in_progress(task: MoRef) -> TaskInProgress:
+    """The object is busy with ``task`` (vCenter runs one state-changing task per VM)."""
+    from spherekit.schema.vim25.data import TaskInProgress
+
+    return with_msg(TaskInProgress(task=task), "Another task is already in progress.")
 
 
 def method_not_found(this: MoRef, method: str) -> MethodNotFound:

@@ -9,6 +9,7 @@ Both the ASGI server and the in-process transport call :func:`handle`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -18,6 +19,7 @@ from spherekit.schema.registry import VERSIONS, version_index
 from spherekit.sim import control, nfc
 from spherekit.sim.backend import Backend
 from spherekit.sim.dispatch import handle_soap
+from spherekit.sim.faultrules import DropConnection
 from spherekit.wire.codec import escape
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
 MAX_BODY = 32 * 1024 * 1024
 
 _XML = "text/xml; charset=utf-8"
+log = logging.getLogger("spherekit.sim")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +166,13 @@ def handle(
                 secure,
                 stream,
             )
-            response = fn(backend, request)
+            try:
+                response = fn(backend, request)
+            except DropConnection:
+                raise
+            except Exception:  # never a traceback on the wire: it goes to the log
+                log.exception("%s %s failed", method, decoded)
+                response = _text(500, "the simulator failed on this request (see its log)")
             backend.flush()
             return response
     return _text(404, f"no such endpoint: {route or '/'} (the SOAP endpoint is /sdk)")

@@ -1,4 +1,4 @@
-"""SearchIndex: finding entities by inventory path, by name below a parent, by UUID.
+"""SearchIndex: finding entities by inventory path, by name below a parent, by UUID, IP, DNS name.
 
 An inventory path is the names from the root folder down, separated by ``/``; a ``/`` in
 a name is written ``%2f`` (and ``%`` as ``%25``), as vSphere escapes names.
@@ -118,3 +118,79 @@ def find_all_by_uuid(
 ) -> list[MoRef] | None:
     found = _by_uuid(ctx, datacenter, uuid, vmSearch, bool(instanceUuid) and vmSearch)
     return found or None
+
+
+def _vm_ips(ctx: Context, ref: MoRef) -> set[str]:
+    guest = ctx.registry.prop(ref, "guest")
+    ips = {guest.ipAddress} if guest is not None and guest.ipAddress else set()
+    for nic in getattr(guest, "net", None) or ():
+        ips.update(nic.ipAddress or ())
+    return ips
+
+
+def _host_names(ctx: Context, ref: MoRef) -> set[str]:
+    """A host is known by its inventory name (vCenter names hosts by address or FQDN) and by
+    the addresses of its VMkernel NICs, where the inventory models them."""
+    reg = ctx.registry
+    names = {reg.prop(ref, "name")}
+    network = getattr(reg.prop(ref, "config"), "network", None)
+    for vnic in getattr(network, "vnic", None) or ():
+        ip = getattr(getattr(vnic.spec, "ip", None), "ipAddress", None)
+        if ip:
+            names.add(ip)
+    dns = getattr(getattr(network, "dnsConfig", None), "hostName", None)
+    if dns:
+        names.add(dns)
+    return {n for n in names if n}
+
+
+def _find(ctx: Context, datacenter: MoRef | None, value: str, vm: bool, by: str) -> list[MoRef]:
+    """VMs by guest address (``by="ip"``) or guest host name (``by="dns"``); hosts by name."""
+    if datacenter is not None and not ctx.visible(datacenter):
+        raise faults.not_found(datacenter)
+    reg = ctx.registry
+    wanted = value.strip().lower()
+    out: list[MoRef] = []
+    for ref in reg.of_type("VirtualMachine" if vm else "HostSystem"):
+        if not _in(ctx, ref, datacenter):
+            continue
+        if vm and by == "ip":
+            keys = _vm_ips(ctx, ref)
+        elif vm:
+            guest = reg.prop(ref, "guest")
+            keys = {guest.hostName} if guest is not None and guest.hostName else set()
+        else:
+            keys = _host_names(ctx, ref)
+        if wanted in {k.lower() for k in keys}:
+            out.append(ref)
+    return out
+
+
+@handler("SearchIndex", "FindByIp")
+def find_by_ip(
+    ctx: Context, this: MoRef, *, datacenter: MoRef | None = None, ip: str, vmSearch: bool
+) -> MoRef | None:
+    found = _find(ctx, datacenter, ip, vmSearch, "ip")
+    return found[0] if found else None
+
+
+@handler("SearchIndex", "FindAllByIp")
+def find_all_by_ip(
+    ctx: Context, this: MoRef, *, datacenter: MoRef | None = None, ip: str, vmSearch: bool
+) -> list[MoRef] | None:
+    return _find(ctx, datacenter, ip, vmSearch, "ip") or None
+
+
+@handler("SearchIndex", "FindByDnsName")
+def find_by_dns_name(
+    ctx: Context, this: MoRef, *, datacenter: MoRef | None = None, dnsName: str, vmSearch: bool
+) -> MoRef | None:
+    found = _find(ctx, datacenter, dnsName, vmSearch, "dns")
+    return found[0] if found else None
+
+
+@handler("SearchIndex", "FindAllByDnsName")
+def find_all_by_dns_name(
+    ctx: Context, this: MoRef, *, datacenter: MoRef | None = None, dnsName: str, vmSearch: bool
+) -> list[MoRef] | None:
+    return _find(ctx, datacenter, dnsName, vmSearch, "dns") or None

@@ -71,6 +71,8 @@ class SimApp:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
+                if spool is not None:
+                    spool.close()  # an aborted upload leaves nothing open
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -192,6 +194,10 @@ class _Server(uvicorn.Server):
             counter = (counter + 1) % 864000
 
 
+#: seconds an idle keep-alive connection stays open (uvicorn's default of 5 s breaks pyVmomi)
+KEEP_ALIVE = 900
+
+
 class SimServer:
     """uvicorn serving a backend on a background thread."""
 
@@ -211,6 +217,9 @@ class SimServer:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=3,
+            # clients pool connections for long (pyVmomi: 900 s) and do not retry a call
+            # whose idle connection the server closed; keep idle connections as long
+            timeout_keep_alive=KEEP_ALIVE,
             ssl_context_factory=_ssl_factory(cert) if cert is not None else None,
         )
         self._server = _Server(config)

@@ -39,6 +39,9 @@ class SimSession:
         self.last_active_time = self.login_time
         self.last_active = time.monotonic()
         self.call_count = 0
+        #: calls of this session being answered (a session is not idle while it waits in
+        #: WaitForUpdatesEx, however long that takes)
+        self.in_flight = 0
         #: objects this session created (views, collectors, filters)
         self.owned: set[MoRef] = set()
         #: property collectors of this session, the default one included once used
@@ -94,7 +97,7 @@ class Sessions:
         if s is None:
             return None
         now = time.monotonic()
-        if self.timeout is not None and now - s.last_active > self.timeout:
+        if self.timeout is not None and not s.in_flight and now - s.last_active > self.timeout:
             self.end(s)
             return None
         s.last_active = now
@@ -125,7 +128,7 @@ class Sessions:
         if self.timeout is None:
             return
         limit = time.monotonic() - self.timeout
-        for s in [s for s in self._by_key.values() if s.last_active < limit]:
+        for s in [s for s in self._by_key.values() if s.last_active < limit and not s.in_flight]:
             self.end(s)
 
     def end_all(self) -> None:

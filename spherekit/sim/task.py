@@ -7,6 +7,12 @@ registry lock, and finishes with ``success`` (``result``) or ``error`` (the faul
 ``LocalizedMethodFault``) and ``completeTime``. Every step is a registry update, so
 ``WaitForUpdatesEx`` on ``info`` sees each one. Checks that vCenter makes when the task
 runs (``InvalidPowerState``) are made in the work function and fail the task, not the call.
+
+Under a delay the task is first seen ``queued`` (a fifth of the delay), then ``running``.
+A virtual machine runs one state-changing task at a time, as vCenter locks it: another
+such task on it fails with ``TaskInProgress`` (``task``: the one holding the VM), without
+running its work. Read-only tasks (``CheckMigrate_Task``...) and ``CloneVM_Task`` (vCenter
+clones one source many times at once) neither wait nor block.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from spherekit.schema import registry as schema
 from spherekit.schema.base import MoRef
 from spherekit.sim import faults
 from spherekit.sim.events import task_chain, task_event
@@ -36,7 +43,16 @@ KEEP_FINISHED = 1000
 #: TaskManager.recentTask length
 RECENT = 200
 
+#: tasks that share their VM with other tasks instead of locking it
+SHARED = frozenset({"CloneVM_Task"})
+
 Work = Callable[[], Any]
+
+
+def locks(method: str, entity: MoRef) -> bool:
+    """True if ``method`` on ``entity`` holds the entity for as long as its task runs."""
+    info = schema.METHODS.get(method)
+    return entity.type == "VirtualMachine" and method not in SHARED and info is not None and info[3]
 
 
 class TaskRunner:
@@ -48,6 +64,8 @@ class TaskRunner:
         self._finished: deque[MoRef] = deque()
         self._chain = 0
         self._stop = threading.Event()
+        #: entity -> the state-changing task holding it (see :func:`locks`)
+        self._busy: dict[MoRef, MoRef] = {}
 
     def start(
         self, ctx: Context, entity: MoRef, method: str, description_id: str, work: Work
@@ -82,10 +100,27 @@ class TaskRunner:
                 reg.append(entity, "recentTask", ref)
             recent = [*(reg.prop(TASK_MANAGER, "recentTask") or []), ref][-RECENT:]
             reg.update(TASK_MANAGER, {"recentTask": recent})
-        self._pool.submit(self._run, ref, entity, work, method)
+            holder = None
+            if locks(method, entity):
+                holder = self._busy.setdefault(entity, ref)
+        busy = holder if holder is not None and holder != ref else None
+        self._pool.submit(self._guarded, ref, entity, work, method, busy)
         return ref
 
-    def _run(self, ref: MoRef, entity: MoRef, work: Work, method: str = "") -> None:
+    def _guarded(
+        self, ref: MoRef, entity: MoRef, work: Work, method: str, busy: MoRef | None
+    ) -> None:
+        try:
+            self._run(ref, entity, work, method, busy)
+        finally:  # normally released as the task ends (below), but also if it never does
+            with self._backend.registry.lock:
+                self._release(entity, ref)
+
+    def _release(self, entity: MoRef, ref: MoRef) -> None:
+        if self._busy.get(entity) == ref:
+            del self._busy[entity]
+
+    def _run(self, ref: MoRef, entity: MoRef, work: Work, method: str, busy: MoRef | None) -> None:
         from spherekit.schema.vim25.data import LocalizedMethodFault, MethodFault
         from spherekit.schema.vim25.enums import TaskInfoState
 
@@ -96,6 +131,10 @@ class TaskRunner:
         rule = backend.control.faults.match(method, entity, "task")
         injected = rule.make_fault(entity) if rule is not None and rule.fault else None
         delay += rule.delay if rule is not None else 0.0
+        if busy is not None:  # the VM runs another task: fail at once, as vCenter does
+            injected, delay = faults.task_in_progress(busy), 0.0
+        if delay > 0 and self._stop.wait(delay / 5):  # queued for a while first
+            return
         with reg.lock:
             if backend.closing:
                 return
@@ -106,11 +145,11 @@ class TaskRunner:
             )
         if delay > 0:
             for progress in (25, 50, 75):
-                if self._stop.wait(delay / 4):
+                if self._stop.wait(delay / 5):
                     return
                 with reg.lock:
                     reg.update(ref, {"info.progress": progress})
-            if self._stop.wait(delay / 4):
+            if self._stop.wait(delay / 5):
                 return
         result: Any = None
         error: LocalizedMethodFault | None = None
@@ -141,6 +180,7 @@ class TaskRunner:
             )
             if entity in reg:
                 reg.discard(entity, "recentTask", ref)
+            self._release(entity, ref)  # free before anyone can see that the task is done
             self._finished.append(ref)
             while len(self._finished) > KEEP_FINISHED:
                 old = self._finished.popleft()

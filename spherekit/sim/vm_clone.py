@@ -29,7 +29,7 @@ from spherekit.sim.vm_devices import file_name
 from spherekit.sim.vm_power import ON, change_power, start_task, vm_event
 from spherekit.sim.vm_reconfig import apply_config_spec, refresh
 from spherekit.sim.vm_remove import remove_vm
-from spherekit.sim.vm_spec import resolve_target
+from spherekit.sim.vm_spec import identity_events, resolve_target
 from spherekit.sim.vmx import vmdk_descriptor, vmx_text
 
 if TYPE_CHECKING:
@@ -253,6 +253,7 @@ def clone_vm(
         ds_name, posixpath.join(rel_dir, posixpath.basename(vmx)), vmx_text(final, directory)
     )
     refresh(ctx, ref)
+    identity_events(ctx, ref, chain)
     if spec.customization is not None:
         ctx.backend.guests.customize(ctx, ref, spec.customization)
     if from_template:

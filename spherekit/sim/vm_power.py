@@ -112,8 +112,9 @@ def _require_vm(ctx: Context, vm: MoRef) -> Any:
 # -- power state -----------------------------------------------------------------------------
 
 
-def set_power_state(ctx: Context, vm: MoRef, state: str) -> None:
-    """Move ``vm`` to ``state`` (no events); InvalidPowerState if it is already there."""
+def set_power_state(ctx: Context, vm: MoRef, state: str, *, guest_follows: bool = True) -> None:
+    """Move ``vm`` to ``state`` (no events); InvalidPowerState if it is already there.
+    Without ``guest_follows`` the caller tells the guest (``guests.powered``) itself."""
     reg = ctx.registry
     props = _require_vm(ctx, vm)
     runtime = props["runtime"]
@@ -138,7 +139,8 @@ def set_power_state(ctx: Context, vm: MoRef, state: str) -> None:
             ipAddress=guest.ipAddress if on else None,
         )
     reg.update(vm, changes)
-    ctx.backend.guests.powered(ctx, vm, on)
+    if guest_follows:
+        ctx.backend.guests.powered(ctx, vm, on)
 
 
 def change_power(ctx: Context, vm: MoRef, state: str, chain_id: int | None = None) -> None:
@@ -158,8 +160,9 @@ def change_power(ctx: Context, vm: MoRef, state: str, chain_id: int | None = Non
             else ("{vm} on host {host} in {dc} is starting")
         )
         vm_event(ctx, first, vm, text, chain_id)
-        set_power_state(ctx, vm, ON)
+        set_power_state(ctx, vm, ON, guest_follows=False)
         vm_event(ctx, "VmPoweredOnEvent", vm, "{vm} on {host} in {dc} is powered on", chain_id)
+        ctx.backend.guests.powered(ctx, vm, True)  # the guest boots (and customizes) after
     elif state == OFF:
         if current == OFF:
             raise faults.invalid_power_state(OFF, current)

@@ -312,7 +312,6 @@ def _created_events(
     reg = ctx.registry
     name = reg.prop(vm, "name")
     host, dc = where_names(ctx, vm)
-    config = reg.prop(vm, "config")
     if register:
         message = f"Registered {name} on {host} in {dc}"
         emit(
@@ -329,24 +328,7 @@ def _created_events(
         template=False,
         configSpec=spec,
     )
-    emit(
-        ctx,
-        "VmInstanceUuidAssignedEvent",
-        entity=vm,
-        chain_id=chain,
-        message=f"Assign a new instance UUID ({config.instanceUuid}) to {name}",
-        template=False,
-        instanceUuid=config.instanceUuid,
-    )
-    emit(
-        ctx,
-        "VmUuidAssignedEvent",
-        entity=vm,
-        chain_id=chain,
-        message=f"Assigned new BIOS UUID ({config.uuid}) to {name} on {host} in {dc}",
-        template=False,
-        uuid=config.uuid,
-    )
+    identity_events(ctx, vm, chain)
     emit(
         ctx,
         "VmCreatedEvent",
@@ -355,3 +337,30 @@ def _created_events(
         message=f"Created virtual machine {name} on {host} in {dc}",
         template=False,
     )
+
+
+def identity_events(ctx: Context, vm: MoRef, chain: int) -> None:
+    """What vCenter posts as a new VM (created or cloned) gets its identity: its instance
+    and BIOS UUIDs, and each generated MAC address."""
+    reg = ctx.registry
+    name = reg.prop(vm, "name")
+    host, dc = where_names(ctx, vm)
+    config = reg.prop(vm, "config")
+    emit(
+        ctx, "VmInstanceUuidAssignedEvent", entity=vm, chain_id=chain, template=False,
+        message=f"Assign a new instance UUID ({config.instanceUuid}) to {name}",
+        instanceUuid=config.instanceUuid,
+    )  # fmt: skip
+    emit(
+        ctx, "VmUuidAssignedEvent", entity=vm, chain_id=chain, template=False,
+        message=f"Assigned new BIOS UUID ({config.uuid}) to {name} on {host} in {dc}",
+        uuid=config.uuid,
+    )  # fmt: skip
+    for dev in config.hardware.device or []:
+        if isinstance(dev, d.VirtualEthernetCard) and dev.addressType != "manual":
+            label = dev.deviceInfo.label if dev.deviceInfo is not None else str(dev.key)
+            emit(
+                ctx, "VmMacAssignedEvent", entity=vm, chain_id=chain, template=False,
+                message=f"New MAC address ({dev.macAddress}) assigned to adapter {label} for "
+                f"{name}", adapter=label, mac=dev.macAddress,
+            )  # fmt: skip

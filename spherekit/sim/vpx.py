@@ -139,10 +139,12 @@ def build(reg: Registry, model: VpxModel) -> MoRef:
             vm_folder = b.folder(fname, vm_folder, "v", ["Folder", "VirtualMachine", "VirtualApp"])
             host_folder = b.folder(fname, host_folder, "h", ["Folder", "ComputeResource"])
             ds_folder = b.folder(fname, ds_folder, "s", ["Folder", "Datastore", "StoragePod"])
-            net_folder = b.folder(fname, net_folder, "n", ["Folder", "Network"])
+            kinds = ["Folder", "Network", "DistributedVirtualSwitch"]
+            net_folder = b.folder(fname, net_folder, "n", kinds)
             nfolder += 1
-        vm_network = reg.new_ref("Network")
-        b.add(vm_network, ent.network(vm_network, "VM Network", net_folder), net_folder)
+        # "VM Network" comes with the datacenter (in vcsim too): in its own network folder
+        vm_network, dc_net_folder = reg.new_ref("Network"), folders["networkFolder"]
+        b.add(vm_network, ent.network(vm_network, "VM Network", dc_net_folder), dc_net_folder)
         b.link(dc, "network", vm_network)
         vm_net: tuple[MoRef, str, tuple[str, str] | None] = (vm_network, "VM Network", None)
         dc_networks = [vm_network]

@@ -29,7 +29,7 @@ import ssl
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from types import TracebackType
@@ -676,6 +676,59 @@ class HttpTransport:
             method=request.soap_method,
             maybe_sent=True,
         )
+
+    def stream(
+        self,
+        request: Request,
+        *,
+        body: Iterable[bytes] | None = None,
+        sink: Callable[[bytes], None] | None = None,
+        timeout: float | None = None,
+    ) -> Response:
+        """:meth:`send` for big transfers (datastore, NFC and guest files), never buffered.
+
+        The request body is sent from ``body`` chunk by chunk as it is produced (give a
+        ``Content-Length`` header, or it goes out chunked); a 2xx answer's body is handed to
+        ``sink`` chunk by chunk (the returned body is then empty), any other answer is
+        buffered (it carries the error message). ``request.path`` may also be an absolute
+        ``http(s)://`` URL on another host (a guest file URL on an ESXi host); the
+        transport's TLS settings apply to it too. Errors are mapped as by :meth:`send`.
+        """
+        if self._closed:
+            raise UsageError("this transport is closed; create a new one")
+        absolute = request.path.startswith(("https://", "http://"))
+        if not absolute and not request.path.startswith("/"):
+            raise UsageError(f"request path {request.path!r} must start with '/' or a scheme")
+        read = self._read_timeout if timeout is None else _positive("timeout", timeout)
+        headers = dict(request.headers)
+        op_id = _header(headers, "operationID") or self._next_operation_id()
+        headers["operationID"] = op_id
+        url = request.path if absolute else self._origin.origin + request.path
+        try:
+            hreq = self._client.build_request(
+                request.method, url, headers=headers,
+                content=body if body is not None else (request.body or None),
+                timeout=httpx.Timeout(read, connect=self._connect_timeout, pool=read),
+            )  # fmt: skip
+            hresp = self._client.send(hreq, stream=True)
+            try:
+                if sink is not None and 200 <= hresp.status_code < 300:
+                    for chunk in hresp.iter_bytes():
+                        sink(chunk)
+                    data = b""
+                else:
+                    data = self._read_body(hresp, request, op_id)
+            finally:
+                hresp.close()
+        except errors.SpherekitError:
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            raise _map_exception(
+                exc, request=request, where=urlsplit(url).netloc, op_id=op_id,
+                read_timeout=read, connect_timeout=self._connect_timeout,
+                pool_size=self._pool_size,
+            ) from exc  # fmt: skip
+        return Response(hresp.status_code, hresp.headers, data)
 
     def close(self) -> None:
         """Close pooled connections. Idempotent."""

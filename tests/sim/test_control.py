@@ -256,7 +256,12 @@ def test_rules_are_listed_and_removed(sim: Simulator) -> None:
         "POST",
         "/faults",
         [
-            {"method": "PowerOnVM_Task", "fault": "TaskInProgress", "message": "busy"},
+            {
+                "method": "PowerOnVM_Task",
+                "fault": "TaskInProgress",
+                "fields": {"task": "Task:task-1"},
+                "message": "busy",
+            },
             {"method": "PowerOffVM_Task", "status": 503},
         ],
     )
@@ -269,3 +274,13 @@ def test_rules_are_listed_and_removed(sim: Simulator) -> None:
     assert sim.control.faults.list() == []
     assert control(sim, "GET", "/nothing")[0] == 404
     assert control(sim, "GET", "/reset")[0] == 405
+
+
+def test_a_rule_missing_a_required_reference_of_another_type_is_refused(sim: Simulator) -> None:
+    # TaskInProgress.task must name a Task: the call's target (a VM) cannot stand in for it,
+    # so the rule is refused when it is added instead of failing when it fires
+    status, body = control(
+        sim, "POST", "/faults", {"method": "PowerOnVM_Task", "fault": "TaskInProgress"}
+    )
+    assert status == 400
+    assert "TaskInProgress.task" in body["error"] and "fields" in body["error"]

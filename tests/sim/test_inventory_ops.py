@@ -208,10 +208,11 @@ def test_create_vm(sim: Target, session: Session) -> None:
     assert b'displayName = "vm1"' in storage.read("LocalDS_0", "vm1/vm1.vmx")
     assert b"RW 2097152 VMFS" in storage.read("LocalDS_0", "vm1/vm1.vmdk")
     kinds = [type(e).__name__ for e in sim.backend.events.events if getattr(e, "vm", None)]
-    assert kinds[-4:] == [
+    assert kinds[-5:] == [
         "VmBeingCreatedEvent",
         "VmInstanceUuidAssignedEvent",
         "VmUuidAssignedEvent",
+        "VmMacAssignedEvent",  # the NIC's generated address
         "VmCreatedEvent",
     ]
     assert len({e.chainId for e in sim.backend.events.events if getattr(e, "vm", None)

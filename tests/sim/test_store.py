@@ -132,8 +132,9 @@ def test_a_response_is_durable_before_it_is_sent(tmp_path: Path) -> None:
     sim = Simulator(seed=1, state=state, task_delay=30.0)
     try:
         s = connect(sim)
-        vm = spherekit.fetch(s, "VirtualMachine", ["name"])[0][0]
-        running = s.call(vm, "PowerOffVM_Task")  # a 30 s task, still running
+        vm, busy = [r for r, _v in spherekit.fetch(s, "VirtualMachine", ["name"])[:2]]
+        # a 30 s task, still running (on another VM: it holds its own, see TaskInProgress)
+        running = s.call(busy, "PowerOffVM_Task")
         sim.backend.storage.write("LocalDS_0", "kept/data.bin", b"\x00bytes\xff")
         sim.control.set_task_delays({"Rename_Task": 0.0})
         spherekit.wait_for_task(s, s.call(vm, "Rename_Task", newName="durable"), timeout=10)
