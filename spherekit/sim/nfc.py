@@ -300,6 +300,8 @@ def get_manifest(ctx: Context, this: MoRef) -> list[d.HttpNfcLeaseManifestEntry]
     for t in lease.transfers:
         if t.size is None:
             continue
+        if t.sha1 is None:
+            t.sha1, t.sha256 = _file_digests(ctx, t)  # hashed once, when first asked for
         checksum = t.sha256 if t.checksum_type == "sha256" else t.sha1
         out.append(
             d.HttpNfcLeaseManifestEntry(
@@ -409,6 +411,8 @@ def serve(backend: Backend, request: HttpRequest) -> HttpResponse:
         ds, rel = parse_ds_path(t.file_name)
     # the bytes are written outside the lock (a large upload must not stall every call)
     storage = backend.storage
+    # the manifest's checksums are computed when a client asks for them (GetManifest):
+    # most importers never do, and hashing gigabytes would slow every upload
     if request.stream is not None:
         storage.write_stream(ds, rel, request.stream)
     else:
@@ -416,12 +420,19 @@ def serve(backend: Backend, request: HttpRequest) -> HttpResponse:
     flat = rel.removesuffix(".vmdk") + "-flat.vmdk"
     if storage.exists(ds, flat):
         storage.delete(ds, flat)  # the upload is the whole (stream-optimized) disk
-    sha1, sha256, size = hashlib.sha1(), hashlib.sha256(), 0
-    with storage.path(ds, rel).open("rb") as f:
+    size = storage.path(ds, rel).stat().st_size
+    with reg.lock:
+        t.sha1 = t.sha256 = None
+        t.size = size
+    return HttpResponse(200, b"", [("content-type", "text/plain")])
+
+
+def _file_digests(ctx: Context, t: Transfer) -> tuple[str, str]:
+    """SHA-1 and SHA-256 of a transferred disk file, read once."""
+    ds, rel = parse_ds_path(t.file_name)
+    sha1, sha256 = hashlib.sha1(), hashlib.sha256()
+    with ctx.backend.storage.path(ds, rel).open("rb") as f:
         while chunk := f.read(1 << 20):
             sha1.update(chunk)
             sha256.update(chunk)
-            size += len(chunk)
-    with reg.lock:
-        t.sha1, t.sha256, t.size = sha1.hexdigest(), sha256.hexdigest(), size
-    return HttpResponse(200, b"", [("content-type", "text/plain")])
+    return sha1.hexdigest(), sha256.hexdigest()
