@@ -37,6 +37,7 @@ from spherekit.sim.vm_devices import (
     networks_of,
 )
 from spherekit.sim.vm_power import start_task, vm_event
+from spherekit.sim.vm_vapp import apply_vapp_config
 from spherekit.sim.vmx import vmdk_descriptor
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ _OFFLINE = (
 _MERGED = ("bootOptions", "tools", "flags", "cpuAllocation", "memoryAllocation")
 _HANDLED = frozenset(
     {"name", "numCPUs", "numCoresPerSocket", "memoryMB", "extraConfig", "deviceChange"}
+    | {"vAppConfig", "vAppConfigRemoved"}
     | {"changeVersion", "dynamicType", "dynamicProperty"}
     | set(_PLAIN)
     | set(_OFFLINE)
@@ -355,6 +357,10 @@ def apply_config_spec(
             changes[attr] = clone(base, **fields) if base is not None else given
     if spec.extraConfig:
         changes["extraConfig"] = _extra_config(config.extraConfig, list(spec.extraConfig))
+    if spec.vAppConfigRemoved:
+        changes["vAppConfig"] = None
+    elif spec.vAppConfig is not None:
+        changes["vAppConfig"] = apply_vapp_config(config.vAppConfig, spec.vAppConfig)
     if work is not None:
         write_disks(ctx, work, config.version)
     reg.update(vm, {"name": name, "config": clone(config, **changes)})

@@ -395,8 +395,8 @@ def test_usable_ip_ignores_link_local_and_loopback() -> None:
 
 
 def test_ovf_properties_become_vapp_property_edits() -> None:
-    # spherekit.sim's ReconfigVM_Task / CloneVM_Task do not implement spec.vAppConfig yet,
-    # so the spec is checked here; the unknown-id refusal runs against the simulator above.
+    # the spec itself (end to end on an imported image: test_ovf_properties.py); the
+    # unknown-id refusal runs against the simulator above.
     image = Image(spherekit.MoRef("VirtualMachine", "vm-1"), "ovf", None, True,
                   ovf_properties={"hostname": 7, "dns": 8})  # fmt: skip
     spec = _ovf(image, {"hostname": "n1"})
