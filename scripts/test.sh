@@ -8,4 +8,8 @@ export PYTHONDONTWRITEBYTECODE=
 echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== generated code in sync"; .venv/bin/python tools/schema/generate.py --check
 echo "== mypy --strict"; .venv/bin/mypy
+echo "== docs/simulator.md in sync"; .venv/bin/python tools/sim/coverage.py --check
 echo "== pytest"; .venv/bin/python -m pytest -q "$@"
+# the simulator and compute suites again, against the simulator served over HTTPS
+echo "== pytest (simulator served)"
+SPHEREKIT_SIM_MODE=served .venv/bin/python -m pytest -q tests/sim tests/compute "$@"
