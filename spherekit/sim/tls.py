@@ -40,8 +40,11 @@ def _name(common: str) -> x509.Name:
     )
 
 
-def make_certificate(host: str = "127.0.0.1", days: int = 365) -> Certificate:
-    """A fresh CA and a server certificate signed by it, valid for ``host`` and loopback."""
+def make_certificate(
+    host: str = "127.0.0.1", days: int = 365, *, loopback: bool = True
+) -> Certificate:
+    """A fresh CA and a server certificate signed by it, valid for ``host`` and, unless
+    ``loopback`` is false, for ``localhost``, ``127.0.0.1`` and ``::1``."""
     now = datetime.now(UTC)
     start, end = now - timedelta(days=1), now + timedelta(days=days)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -74,13 +77,13 @@ def make_certificate(host: str = "127.0.0.1", days: int = 365) -> Certificate:
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
-    addresses = {"127.0.0.1", "::1"}
+    names: list[x509.GeneralName] = [x509.DNSName("localhost")] if loopback else []
+    addresses = {"127.0.0.1", "::1"} if loopback else set()
     try:
         ipaddress.ip_address(host)
         addresses.add(host)
     except ValueError:
-        if host and host != "localhost":
+        if host and x509.DNSName(host) not in names:
             names.append(x509.DNSName(host))
     names += [x509.IPAddress(ipaddress.ip_address(a)) for a in sorted(addresses)]
     cert = (

@@ -9,10 +9,10 @@ connection closed without a response: exactly the case where it cannot know whet
 call took effect.
 
 To see the requests, the proxy terminates TLS itself with a throw-away CA and a server
-certificate for 127.0.0.1 (:func:`make_certs`); the client connects with
-``thumbprint=proxy.thumbprint``, ``ca_file=proxy.certs.ca_file`` or ``insecure=True``. Towards
-the upstream it speaks TLS without verification (vcsim's built-in certificate) or plain TCP.
-One thread serves each connection, one request at a time.
+certificate for 127.0.0.1 (:func:`make_certs`, from tests/unit/tlsutil.py); the client
+connects with ``thumbprint=proxy.thumbprint``, ``ca_file=proxy.certs.ca_file`` or
+``insecure=True``. Towards the upstream it speaks TLS without verification (vcsim's built-in
+certificate) or plain TCP. One thread serves each connection, one request at a time.
 
     with DropProxy(("127.0.0.1", sim.port), certs=make_certs(tmp_path)) as proxy:
         s = spherekit.connect(proxy.sdk_url, user=..., password=..., thumbprint=proxy.thumbprint)
@@ -22,24 +22,17 @@ One thread serves each connection, one request at a time.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import hashlib
-import ipaddress
 import re
 import socket
 import ssl
 import struct
 import threading
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from tests.unit.tlsutil import TestCerts as ProxyCerts
+from tests.unit.tlsutil import make_certs
 
 __all__ = ["DropProxy", "ProxyCerts", "make_certs"]
 
@@ -49,85 +42,6 @@ _CONTENT_LENGTH = re.compile(rb"^content-length:\s*(\d+)\s*$", re.I | re.M)
 _CHUNKED = re.compile(rb"^transfer-encoding:.*chunked", re.I | re.M)
 # the first element inside the SOAP Body: the method name
 _SOAP_METHOD = re.compile(rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)")
-
-
-@dataclass(frozen=True)
-class ProxyCerts:
-    """A CA, a server certificate it signed for 127.0.0.1/localhost, and its key (PEM files)."""
-
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-    thumbprint: str  # SHA-256 of the server certificate, AB:CD:... as vSphere shows it
-
-
-def make_certs(directory: Path) -> ProxyCerts:
-    """Create the proxy's TLS material in ``directory`` (P-256 keys, valid for a week)."""
-    now = datetime.datetime.now(datetime.UTC)
-    before, after = now - datetime.timedelta(days=1), now + datetime.timedelta(days=7)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "spherekit interop proxy CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(before)
-        .not_valid_after(after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(before)
-        .not_valid_after(after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_file, cert_file, key_file = (directory / n for n in ("ca.pem", "cert.pem", "key.pem"))
-    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    digest = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest()
-    return ProxyCerts(ca_file, cert_file, key_file, ":".join(f"{b:02X}" for b in digest))
 
 
 def _request_name(head: bytes, body: bytes) -> str:
@@ -282,8 +196,7 @@ class DropProxy:
         self.certs = certs
         self._server_ctx: ssl.SSLContext | None = None
         if certs is not None:
-            self._server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self._server_ctx.load_cert_chain(certs.cert_file, certs.key_file)
+            self._server_ctx = certs.server_context()
         self._upstream_ctx: ssl.SSLContext | None = None
         if upstream_tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

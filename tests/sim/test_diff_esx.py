@@ -12,57 +12,19 @@ the test names it and asserts spherekit.sim follows ESXi:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
-import pytest
-from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim as _vim
 from pyVmomi import vmodl as _vmodl
 
-from spherekit.sim import Simulator
-from tests.interop.vcsim import Vcsim, VcsimError
+from tests.sim.diff import peer_fixture, started
 
 vim: Any = _vim
 vmodl: Any = _vmodl
 
 
-def _connect(sdk_url: str) -> Any:
-    u = urlsplit(sdk_url)
-    si: Any = SmartConnect(  # type: ignore[no-untyped-call]
-        host=u.hostname, port=u.port, user="user", pwd="pass", disableSslCertValidation=True
-    )
-    return si
-
-
-@contextmanager
-def started(name: str) -> Iterator[Any]:
-    """A pyVmomi ServiceInstance on a fresh ESXi-mode vcsim or spherekit.sim."""
-    if name == "vcsim":
-        try:
-            sim = Vcsim().start(esx=True)
-        except VcsimError as exc:
-            pytest.fail(f"cannot start vcsim -esx, the interop peer:\n{exc}", pytrace=False)
-        try:
-            si = _connect(sim.sdk_url)
-            yield si
-            Disconnect(si)  # type: ignore[no-untyped-call]
-        finally:
-            sim.stop()
-    else:
-        with Simulator(seed=1, esx=True) as ours:
-            si = _connect(ours.sdk_url)
-            yield si
-            Disconnect(si)  # type: ignore[no-untyped-call]
-
-
-@pytest.fixture(params=["vcsim", "spherekit"])
-def peer(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any]]:
-    with started(request.param) as si:
-        yield request.param, si
+peer = peer_fixture(esx=True)
 
 
 def inventory(si: Any) -> dict[str, tuple[str, str]]:
@@ -154,12 +116,12 @@ def test_esxi_refuses_vcenter_calls_alike(peer: tuple[str, Any]) -> None:
 
 def test_departure_vcsim_clones_on_a_standalone_host() -> None:
     spec = vim.vm.CloneSpec(location=vim.vm.RelocateSpec())
-    with started("vcsim") as si:
-        vm = first_vm(si)
+    with started("vcsim", esx=True) as target:
+        vm = first_vm(target.si)
         task = vm.CloneVM_Task(folder=vm.parent, name="copy", spec=spec)
         WaitForTask(task)  # type: ignore[no-untyped-call]
         assert task.info.state == "success"  # vcsim: the clone exists
-    with started("spherekit") as si:
-        vm = first_vm(si)
+    with started("spherekit", esx=True) as target:
+        vm = first_vm(target.si)
         clone = lambda: vm.CloneVM_Task(folder=vm.parent, name="copy", spec=spec)  # noqa: E731
         assert fault_name(clone) == "NotSupported"  # ESXi: cloning needs vCenter

@@ -12,31 +12,17 @@ from __future__ import annotations
 import http.client
 import ssl
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import pyVmomi
-from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 
-from spherekit.sim import Simulator
-from tests.interop.vcsim import Vcsim, VcsimError
+from tests.sim.diff import Peer, started
 
 PAYLOAD = b"spherekit differential upload\n" * 100
 # pyVmomi's types are made at run time: to mypy they are Any
 vim: Any = pyVmomi.vim
 vmodl: Any = pyVmomi.vmodl
-
-
-@pytest.fixture(scope="module")
-def vcsim() -> Iterator[Vcsim]:
-    try:
-        sim = Vcsim().start()
-    except VcsimError as exc:
-        pytest.fail(f"cannot start vcsim, the differential peer:\n{exc}", pytrace=False)
-    yield sim
-    sim.stop()
 
 
 def _http(host: str, port: int, method: str, url: str, cookie: str, body: bytes = b"") -> Any:
@@ -73,59 +59,54 @@ def finish(si: Any, task: Any) -> tuple[str, Any]:
         time.sleep(0.02)
 
 
-def scenario(host: str, port: int, user: str, pwd: str) -> dict[str, Any]:
+def scenario(peer: Peer) -> dict[str, Any]:
     """What a pyVmomi script observes; every value is plain data to compare."""
-    si: Any = SmartConnect(  # type: ignore[no-untyped-call]
-        host=host, port=port, user=user, pwd=pwd, disableSslCertValidation=True
-    )
+    si, host, port = peer.si, peer.host, peer.port
     out: dict[str, Any] = {}
+    dc = si.content.rootFolder.childEntity[0]
+    ds = next(x for x in dc.datastore if x.name == "LocalDS_0")
+    cookie = si._stub.cookie.split(";", 1)[0]
+    url = "/folder/diff/hello.txt?dcPath=DC0&dsName=LocalDS_0"
+    out["put"] = _http(host, port, "PUT", url, cookie, PAYLOAD)[0]
+    out["get"] = _http(host, port, "GET", url, cookie)
+    spec = vim.host.DatastoreBrowser.SearchSpec(
+        matchPattern=["*"],
+        details=vim.host.DatastoreBrowser.FileInfo.Details(
+            fileType=True, fileSize=True, modification=True
+        ),
+    )
+    fm = si.content.fileManager
+    fm.MakeDirectory("[LocalDS_0] diff/sub/deeper", dc, True)
     try:
-        dc = si.content.rootFolder.childEntity[0]
-        ds = next(x for x in dc.datastore if x.name == "LocalDS_0")
-        cookie = si._stub.cookie.split(";", 1)[0]
-        url = "/folder/diff/hello.txt?dcPath=DC0&dsName=LocalDS_0"
-        out["put"] = _http(host, port, "PUT", url, cookie, PAYLOAD)[0]
-        out["get"] = _http(host, port, "GET", url, cookie)
-        spec = vim.host.DatastoreBrowser.SearchSpec(
-            matchPattern=["*"],
-            details=vim.host.DatastoreBrowser.FileInfo.Details(
-                fileType=True, fileSize=True, modification=True
-            ),
-        )
-        fm = si.content.fileManager
-        fm.MakeDirectory("[LocalDS_0] diff/sub/deeper", dc, True)
-        try:
-            fm.MakeDirectory("[LocalDS_0] diff/sub", dc)
-            out["mkdir_again"] = None
-        except vim.fault.FileAlreadyExists as exists:
-            out["mkdir_again"] = ("FileAlreadyExists", exists.file)
-        task = ds.browser.SearchDatastore_Task("[LocalDS_0] diff", spec)
-        WaitForTask(task)  # type: ignore[no-untyped-call]
-        result = task.info.result
-        out["folderPath"] = result.folderPath
-        out["files"] = [
-            (type(f).__name__, f.path, f.fileSize if f.path.endswith(".txt") else None)
-            for f in result.file
-        ]
-        out["modified"] = all(f.modification is not None for f in result.file)
-        task = ds.browser.SearchDatastoreSubFolders_Task("[LocalDS_0] diff", spec)
-        WaitForTask(task)  # type: ignore[no-untyped-call]
-        out["subfolders"] = sorted(r.folderPath for r in task.info.result)
-        out["deleted"] = finish(si, fm.DeleteDatastoreFile_Task("[LocalDS_0] diff/hello.txt", dc))
-        out["get_after"] = _http(host, port, "GET", url, cookie)[0]
-        state, fault = finish(si, fm.DeleteDatastoreFile_Task("[LocalDS_0] diff/hello.txt", dc))
-        out["again"] = (state, type(fault).__name__, fault.file)
-        out["rmdir"] = finish(si, fm.DeleteDatastoreFile_Task("[LocalDS_0] diff", dc))
-    finally:
-        Disconnect(si)  # type: ignore[no-untyped-call]
+        fm.MakeDirectory("[LocalDS_0] diff/sub", dc)
+        out["mkdir_again"] = None
+    except vim.fault.FileAlreadyExists as exists:
+        out["mkdir_again"] = ("FileAlreadyExists", exists.file)
+    task = ds.browser.SearchDatastore_Task("[LocalDS_0] diff", spec)
+    WaitForTask(task)  # type: ignore[no-untyped-call]
+    result = task.info.result
+    out["folderPath"] = result.folderPath
+    out["files"] = [
+        (type(f).__name__, f.path, f.fileSize if f.path.endswith(".txt") else None)
+        for f in result.file
+    ]
+    out["modified"] = all(f.modification is not None for f in result.file)
+    task = ds.browser.SearchDatastoreSubFolders_Task("[LocalDS_0] diff", spec)
+    WaitForTask(task)  # type: ignore[no-untyped-call]
+    out["subfolders"] = sorted(r.folderPath for r in task.info.result)
+    out["deleted"] = finish(si, fm.DeleteDatastoreFile_Task("[LocalDS_0] diff/hello.txt", dc))
+    out["get_after"] = _http(host, port, "GET", url, cookie)[0]
+    state, fault = finish(si, fm.DeleteDatastoreFile_Task("[LocalDS_0] diff/hello.txt", dc))
+    out["again"] = (state, type(fault).__name__, fault.file)
+    out["rmdir"] = finish(si, fm.DeleteDatastoreFile_Task("[LocalDS_0] diff", dc))
     return out
 
 
-def test_upload_browse_delete_agree(vcsim: Vcsim) -> None:
-    theirs = scenario(vcsim.host, vcsim.port, vcsim.user, vcsim.password)
-    with Simulator(seed=1) as sim:
-        port = int(sim.sdk_url.rsplit(":", 1)[1].split("/", 1)[0])
-        ours = scenario("127.0.0.1", port, "user", "pass")
+def test_upload_browse_delete_agree() -> None:
+    with started("vcsim") as peer:
+        theirs = scenario(peer)
+    with started("spherekit") as peer:
+        ours = scenario(peer)
     # departure: vCenter answers a PUT that creates a file with 201 Created (and 200 OK
     # when it replaces one); vcsim always answers 200
     assert (ours.pop("put"), theirs.pop("put")) == (201, 200)

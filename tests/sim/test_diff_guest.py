@@ -26,59 +26,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
-from pyVim.task import WaitForTask
 from pyVmomi import vim as _vim
 
-from spherekit.sim import Simulator
-from tests.interop.vcsim import Vcsim, VcsimError
+from tests.sim.diff import started, wait
 
 vim: Any = _vim
 VM0 = "DC0/vm/DC0_H0_VM0"
 
 
-def _connect(sdk_url: str) -> Any:
-    u = urlsplit(sdk_url)
-    si: Any = SmartConnect(  # type: ignore[no-untyped-call]
-        host=u.hostname, port=u.port, user="user", pwd="pass", disableSslCertValidation=True
-    )
-    return si
-
-
-@contextmanager
-def started(name: str) -> Iterator[Any]:
-    if name == "vcsim":
-        try:
-            sim = Vcsim().start()
-        except VcsimError as exc:
-            pytest.fail(f"cannot start vcsim, the interop peer:\n{exc}", pytrace=False)
-        try:
-            si = _connect(sim.sdk_url)
-            yield si
-            Disconnect(si)  # type: ignore[no-untyped-call]
-        finally:
-            sim.stop()
-    else:
-        with Simulator(seed=1, guest_ip_delay=0.05) as ours:
-            si = _connect(ours.sdk_url)
-            yield si
-            Disconnect(si)  # type: ignore[no-untyped-call]
-
-
 @pytest.fixture(scope="module")
 def both() -> Iterator[dict[str, Any]]:
-    with started("vcsim") as theirs, started("spherekit") as ours:
-        yield {"vcsim": theirs, "spherekit": ours}
-
-
-def wait(task: Any) -> Any:
-    WaitForTask(task)  # type: ignore[no-untyped-call]
-    return task.info.result
+    with started("vcsim") as theirs, started("spherekit", guest_ip_delay=0.05) as ours:
+        yield {"vcsim": theirs.si, "spherekit": ours.si}
 
 
 def fault_name(fn: Any, *args: Any) -> str | None:

@@ -21,45 +21,21 @@ vCenter:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from pyVim.connect import Disconnect
 from pyVmomi import vim, vmodl
 
-from spherekit.sim import Simulator
-from tests.interop.vcsim import Vcsim, VcsimError
+from tests.sim.diff import PEERS, started
 
-from .test_pyvmomi_ovf import connect, http, member, placement
-
-
-@contextmanager
-def started(name: str) -> Iterator[tuple[Any, str]]:
-    """(pyVmomi ServiceInstance, host:port) of a fresh vcsim or spherekit.sim."""
-    if name == "vcsim":
-        try:
-            sim = Vcsim().start()
-        except VcsimError as exc:
-            pytest.fail(f"cannot start vcsim, the interop peer:\n{exc}", pytrace=False)
-        try:
-            si = connect(sim.sdk_url)
-            yield si, f"{sim.host}:{sim.port}"
-            Disconnect(si)  # type: ignore[no-untyped-call]
-        finally:
-            sim.stop()
-    else:
-        with Simulator(seed=1) as ours:
-            si = connect(ours.sdk_url)
-            yield si, urlsplit(ours.sdk_url).netloc
-            Disconnect(si)  # type: ignore[no-untyped-call]
+from .test_pyvmomi_ovf import http, member, placement
 
 
-@pytest.fixture(params=["vcsim", "spherekit"])
+@pytest.fixture(params=PEERS)
 def peer(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any, str]]:
-    with started(request.param) as (si, host_port):
-        yield request.param, si, host_port
+    """(name, pyVmomi ServiceInstance, host:port) of a fresh vcsim or spherekit.sim."""
+    with started(request.param) as p:
+        yield p.name, p.si, p.host_port
 
 
 def start_import(si: Any, name: str) -> tuple[Any, Any, Any]:

@@ -8,19 +8,13 @@ vcsim is a required peer (tests/interop/vcsim.py builds it from Debian's govmomi
 from __future__ import annotations
 
 import http.client
-import ssl
 import time
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
-from pyVim.task import WaitForTask
 from pyVmomi import vim as pyvmomi_vim
 
-from spherekit.sim import Simulator
-from tests.interop.vcsim import Vcsim, VcsimError
+from tests.sim.diff import peer_fixture, wait
 
 VM_NAME = "DC0_H0_VM0"
 
@@ -28,40 +22,7 @@ VM_NAME = "DC0_H0_VM0"
 vim: Any = pyvmomi_vim
 
 
-def _connect(url: str) -> Any:
-    u = urlsplit(url)
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return SmartConnect(  # type: ignore[no-untyped-call]
-        host=u.hostname, port=u.port, user="user", pwd="pass", sslContext=ctx
-    )
-
-
-@pytest.fixture(params=["spherekit", "vcsim"])
-def peer(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any]]:
-    """(name, pyVmomi ServiceInstance) of a fresh server of each kind."""
-    if request.param == "spherekit":
-        with Simulator(seed=1) as sim:
-            si = _connect(sim.sdk_url)
-            yield "spherekit", si
-            Disconnect(si)  # type: ignore[no-untyped-call]
-        return
-    try:
-        vcsim = Vcsim().start()
-    except VcsimError as exc:
-        pytest.fail(f"cannot start vcsim, the interop peer:\n{exc}", pytrace=False)
-    try:
-        si = _connect(vcsim.sdk_url)
-        yield "vcsim", si
-        Disconnect(si)  # type: ignore[no-untyped-call]
-    finally:
-        vcsim.stop()
-
-
-def wait(task: Any) -> Any:
-    WaitForTask(task)  # type: ignore[no-untyped-call]
-    return task.info.result
+peer = peer_fixture()
 
 
 def wait_state(si: Any, task: Any) -> str:

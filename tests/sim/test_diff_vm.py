@@ -17,61 +17,18 @@ vCenter:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
-import pytest
-from pyVim.connect import Disconnect, SmartConnect
-from pyVim.task import WaitForTask
 from pyVmomi import vim as _vim
 from pyVmomi import vmodl as _vmodl
 
-from spherekit.sim import Simulator
-from tests.interop.vcsim import Vcsim, VcsimError
+from tests.sim.diff import peer_fixture, wait
 
 vim: Any = _vim
 vmodl: Any = _vmodl
 
 
-def _connect(sdk_url: str) -> Any:
-    u = urlsplit(sdk_url)
-    si: Any = SmartConnect(  # type: ignore[no-untyped-call]
-        host=u.hostname, port=u.port, user="user", pwd="pass", disableSslCertValidation=True
-    )
-    return si
-
-
-@contextmanager
-def started(name: str) -> Iterator[Any]:
-    if name == "vcsim":
-        try:
-            sim = Vcsim().start()
-        except VcsimError as exc:
-            pytest.fail(f"cannot start vcsim, the interop peer:\n{exc}", pytrace=False)
-        try:
-            si = _connect(sim.sdk_url)
-            yield si
-            Disconnect(si)  # type: ignore[no-untyped-call]
-        finally:
-            sim.stop()
-    else:
-        with Simulator(seed=1) as ours:
-            si = _connect(ours.sdk_url)
-            yield si
-            Disconnect(si)  # type: ignore[no-untyped-call]
-
-
-@pytest.fixture(params=["vcsim", "spherekit"])
-def peer(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any]]:
-    with started(request.param) as si:
-        yield request.param, si
-
-
-def wait(task: Any) -> Any:
-    WaitForTask(task)  # type: ignore[no-untyped-call]
-    return task.info.result
+peer = peer_fixture()
 
 
 def fault_name(fn: Any) -> str | None:

@@ -202,7 +202,7 @@ def test_ca_file_accepts_the_server(https: _Server, certs: TestCerts) -> None:
 
 
 def test_ca_file_still_checks_the_host_name(tmp_path: Path) -> None:
-    other = make_certs(tmp_path, hosts=("vc.example.com",))  # not 127.0.0.1
+    other = make_certs(tmp_path, "vc.example.com", loopback=False)  # not 127.0.0.1
     with _serve(other.server_context()) as srv:
         t = HttpTransport(_url(srv), ca_file=str(other.ca_file))
         with t, pytest.raises(errors.TLSError, match="mismatch") as info:
