@@ -137,8 +137,14 @@ class Operation:
             result = _placeholder(method)
             self._record_plan(method, target, params, result)
             return MoRef("Task", f"planned-{next(_planned_ids)}")
+        task: MoRef = self._call(target, method, params)
+        self.journal.record(self.name, method, target, params, "started", task=task)
+        return task
+
+    def _call(self, target: MoRef, method: str, params: dict[str, Any]) -> Any:
+        """``session.call``, journaling a failure (``unknown`` when it may have happened)."""
         try:
-            task: MoRef = self.session.call(target, method, **params)
+            return self.session.call(target, method, **params)
         except OutcomeUnknown as e:
             self.journal.record(self.name, method, target, params, "unknown", detail=str(e))
             raise
@@ -146,8 +152,6 @@ class Operation:
             self.journal.record(self.name, method, target, params, f"error: {_name(e)}",
                                 detail=str(e))  # fmt: skip
             raise
-        self.journal.record(self.name, method, target, params, "started", task=task)
-        return task
 
     def wait(self, tasks: Sequence[MoRef], *, raise_errors: bool = True) -> list[Any]:
         """Wait for tasks started with :meth:`start`; journal each outcome."""
@@ -183,15 +187,7 @@ class Operation:
             result = _placeholder(method)
             self._record_plan(method, target, params, result)
             return result
-        try:
-            value = self.session.call(target, method, **params)
-        except OutcomeUnknown as e:
-            self.journal.record(self.name, method, target, params, "unknown", detail=str(e))
-            raise
-        except Exception as e:
-            self.journal.record(self.name, method, target, params, f"error: {_name(e)}",
-                                detail=str(e))  # fmt: skip
-            raise
+        value = self._call(target, method, params)
         self.journal.record(self.name, method, target, params, "ok", result=value)
         return value
 

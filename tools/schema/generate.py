@@ -104,38 +104,29 @@ class Model:
         )
 
     def data_order(self) -> list[str]:
-        done: set[str] = set()
-        order: list[str] = []
-
-        def visit(n: str) -> None:
-            if n in done:
-                return
-            base = self.data[n]["base"]
-            if base and base in self.data:
-                visit(base)
-            done.add(n)
-            order.append(n)
-
-        for n in sorted(self.data):
-            visit(n)
-        return order
+        return _bases_first(self.data)
 
     def managed_order(self) -> list[str]:
-        done: set[str] = set()
-        order: list[str] = []
+        return _bases_first(self.managed)
 
-        def visit(n: str) -> None:
-            if n in done:
-                return
-            base = self.managed[n]["base"]
-            if base and base in self.managed:
-                visit(base)
-            done.add(n)
-            order.append(n)
 
-        for n in sorted(self.managed):
-            visit(n)
-        return order
+def _bases_first(table: dict[str, Any]) -> list[str]:
+    """The type names of ``table``, each after its base (classes must be defined in order)."""
+    done: set[str] = set()
+    order: list[str] = []
+
+    def visit(n: str) -> None:
+        if n in done:
+            return
+        base = table[n]["base"]
+        if base and base in table:
+            visit(base)
+        done.add(n)
+        order.append(n)
+
+    for n in sorted(table):
+        visit(n)
+    return order
 
 
 def render_enums(m: Model) -> str:
