@@ -15,6 +15,7 @@ from typing import Any
 
 from spherekit.schema.vim25 import data as d
 from spherekit.schema.vim25.enums import VirtualDeviceConfigSpecOperation
+from spherekit.sim import vmdk
 
 ADD = VirtualDeviceConfigSpecOperation.add
 
@@ -303,28 +304,21 @@ def _nic_from_vmx(vmx: dict[str, str], prefix: str, key: int) -> d.VirtualEthern
 
 
 def vmdk_descriptor(capacity: int, uuid: str, flat_name: str, version: str) -> bytes:
-    """A monolithic-flat VMFS disk descriptor of ``capacity`` bytes."""
-    sectors = capacity // 512
-    ddb_uuid = " ".join(uuid.replace("-", "")[i : i + 2] for i in range(0, 32, 2))
-    return (
-        "# Disk DescriptorFile\n"
-        "version=1\n"
-        'encoding="UTF-8"\n'
-        "CID=fffffffe\n"
-        "parentCID=ffffffff\n"
-        'createType="vmfs"\n\n'
-        "# Extent description\n"
-        f'RW {sectors} VMFS "{flat_name}"\n\n'
-        "# The Disk Data Base\n"
-        "#DDB\n\n"
-        'ddb.adapterType = "lsilogic"\n'
-        'ddb.thinProvisioned = "1"\n'
-        f'ddb.uuid = "{ddb_uuid}"\n'
-        f'ddb.virtualHWVersion = "{version.removeprefix("vmx-")}"\n'
-    ).encode()
+    """A monolithic-flat VMFS disk descriptor of ``capacity`` bytes (see :mod:`vmdk`)."""
+    try:
+        hardware = int(version.removeprefix("vmx-"))
+    except ValueError:
+        hardware = vmdk.Disk.hardware_version
+    disk = vmdk.Disk(
+        capacity_kb=capacity // 1024,
+        uuid=vmdk.ddb_uuid(uuid),
+        extent=flat_name,
+        hardware_version=hardware,
+    )
+    return vmdk.render(disk)
 
 
 def vmdk_capacity(data: bytes) -> int | None:
     """The size in bytes of the disk a descriptor describes (the sum of its extents)."""
-    sectors = [int(m) for m in re.findall(rb"^(?:RW|RDONLY)\s+(\d+)", data, re.MULTILINE)]
-    return sum(sectors) * 512 if sectors else None
+    disk = vmdk.parse(data)
+    return disk.capacity_kb * 1024 if disk is not None else None
