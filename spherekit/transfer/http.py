@@ -116,7 +116,8 @@ def resolve(session: Session, url: str) -> tuple[str, bool]:
     return url, False
 
 
-def _headers(session: Session, own: bool, extra: Mapping[str, str] | None) -> dict[str, str]:
+def request_headers(session: Session, own: bool, extra: Mapping[str, str] | None) -> dict[str, str]:
+    """``extra`` plus the session cookie when the URL is the session's own origin."""
     headers = dict(extra or {})
     cookie = session._cookie
     if own and cookie:
@@ -185,6 +186,20 @@ class _Meter:
             yield block
 
 
+def send_streamed(
+    session: Session, request: Request, body: Iterator[bytes], timeout: float | None
+) -> Response:
+    """Send ``request`` with ``body`` streamed, through the session's transport."""
+    transport = session._transport
+    stream = getattr(transport, "stream", None)
+    if stream is not None:
+        resp: Response = stream(request, body=body, timeout=timeout)
+        return resp
+    # a transport that takes whole bodies only (the in-process simulator)
+    whole = Request(request.method, request.path, request.headers, b"".join(body))
+    return transport.send(whole, timeout=timeout)
+
+
 def put(
     session: Session,
     url: str,
@@ -204,18 +219,12 @@ def put(
     start = _position(source)
     for attempt in (1, 2):
         generation = session._login_generation
-        hdrs = _headers(session, own, headers)
+        hdrs = request_headers(session, own, headers)
         hdrs.setdefault("Content-Type", "application/octet-stream")
         if size is not None:
             hdrs["Content-Length"] = str(size)
         meter = _Meter(size, on_progress)
-        body = meter.chunks(source)
-        transport = session._transport
-        stream = getattr(transport, "stream", None)
-        if stream is not None:
-            resp: Response = stream(Request("PUT", target, hdrs), body=body, timeout=timeout)
-        else:  # a transport that only takes whole bodies (the in-process simulator)
-            resp = transport.send(Request("PUT", target, hdrs, b"".join(body)), timeout=timeout)
+        resp = send_streamed(session, Request("PUT", target, hdrs), meter.chunks(source), timeout)
         if attempt == 1 and start is not None and _relogged(session, resp, own, generation):
             source.seek(start)
             continue
@@ -251,13 +260,13 @@ def get(
     if stream is not None:
         for attempt in (1, 2):
             generation = session._login_generation
-            hdrs = _headers(session, own, headers)
+            hdrs = request_headers(session, own, headers)
             resp: Response = stream(Request("GET", target, hdrs), sink=take, timeout=timeout)
             if attempt == 2 or not _relogged(session, resp, own, generation):
                 break
         _check(resp, "GET", url)
     else:
-        hdrs = _headers(session, own, headers)
+        hdrs = request_headers(session, own, headers)
         resp = transport.send(Request("GET", target, hdrs), timeout=timeout)
         _check(resp, "GET", url)
         view = memoryview(resp.body)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from spherekit.errors import SpherekitError
 from spherekit.transfer import http
 from spherekit.transfer.ova import CHUNK, Hashing, PackageError, Reader
-from spherekit.wire.transport import Request, Response
+from spherekit.wire.transport import Request
 
 if TYPE_CHECKING:
     from spherekit.session import Session
@@ -105,13 +105,10 @@ def upload(
     called as chunks go out and may raise to stop the upload (e.g. a lease that ended).
     """
     target, own = http.resolve(session, url)
-    hdrs = dict(headers or {})
+    hdrs = http.request_headers(session, own, headers)
     hdrs.setdefault("Content-Type", "application/octet-stream")
     if size is not None:
         hdrs["Content-Length"] = str(size)
-    cookie = session._cookie
-    if own and cookie:
-        hdrs["Cookie"] = cookie
     ahead = _ReadAhead(reader, hashing)
     sent = 0
 
@@ -123,13 +120,7 @@ def upload(
             yield chunk
 
     try:
-        transport = session._transport
-        stream = getattr(transport, "stream", None)
-        if stream is not None:
-            resp: Response = stream(Request("PUT", target, hdrs), body=body(), timeout=timeout)
-        else:  # a transport that takes whole bodies only (the in-process simulator)
-            data = b"".join(body())
-            resp = transport.send(Request("PUT", target, hdrs, data), timeout=timeout)
+        resp = http.send_streamed(session, Request("PUT", target, hdrs), body(), timeout)
     finally:
         ahead.close()
     if not 200 <= resp.status < 300:
