@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 from lxml import etree
@@ -33,13 +34,15 @@ from spherekit.errors import (
 from spherekit.schema import registry
 from spherekit.schema.base import ManagedObject, MoRef
 from spherekit.wire import codec
-from spherekit.wire.transport import HttpTransport, Request, Transport, WireLog
+from spherekit.wire.transport import HttpTransport, Request, Response, Transport, WireLog
 from spherekit.wire.xml import parse
 
 if TYPE_CHECKING:
     from spherekit.schema.vim25.data import ServiceContent, UserSession
 
 __all__ = ["Session", "connect"]
+
+_T = TypeVar("_T")
 
 SERVICE_INSTANCE = MoRef("ServiceInstance", "ServiceInstance")
 #: the API version spoken until negotiation says otherwise
@@ -140,6 +143,36 @@ class Session:
         ``_relogin=False`` raises NotAuthenticated instead of logging in again (for
         clean-up calls on objects that died with an expired session anyway).
         """
+
+        def payload(resp: Response) -> etree._Element:
+            return codec.response_payload(method, resp.body, resp.status)
+
+        return self._invoke(this, method, params, _timeout, _relogin, payload)
+
+    def call_bytes(self, this: MoRef | ManagedObject, method: str, /, **params: Any) -> bytes:
+        """Like :meth:`call_raw`, but return the response's bytes unparsed.
+
+        For readers that parse the answer their own way (the bulk-read fast path). The
+        same retries and re-login apply; a SOAP fault is still raised as its exception.
+        """
+
+        def body(resp: Response) -> bytes:
+            if resp.status != 200:
+                codec.response_payload(method, resp.body, resp.status)  # raises the fault
+            return resp.body
+
+        return self._invoke(this, method, params, None, True, body)
+
+    def _invoke(
+        self,
+        this: MoRef | ManagedObject,
+        method: str,
+        params: dict[str, Any],
+        timeout: float | None,
+        relogin: bool,
+        finish: Callable[[Response], _T],
+    ) -> _T:
+        """Encode, send (re-sending and logging in again as the module says), ``finish``."""
         ref = this.ref if isinstance(this, ManagedObject) else this
         if not isinstance(ref, MoRef):
             raise UsageError(f"{method}: the target must be a MoRef or a handle, got {ref!r}")
@@ -155,11 +188,11 @@ class Session:
             )
         body = codec.encode_call(method, ref, params, self._vindex)
         generation = self._login_generation
-        relogged = not _relogin
+        relogged = not relogin
         attempt = 0
         while True:
             try:
-                return self._send(method, body, _timeout)
+                return finish(self._send(method, body, timeout))
             except TransportError as e:
                 if e.maybe_sent and writes:
                     raise OutcomeUnknown(
@@ -185,7 +218,7 @@ class Session:
                     continue
                 raise
 
-    def _send(self, method: str, body: bytes, timeout: float | None) -> etree._Element:
+    def _send(self, method: str, body: bytes, timeout: float | None) -> Response:
         headers = {
             "Content-Type": "text/xml; charset=utf-8",
             "SOAPAction": f'"urn:vim25/{self.api_version}"',
@@ -201,7 +234,7 @@ class Session:
             m = _COOKIE_RE.search(set_cookie)
             if m is not None:
                 self._cookie = m.group(1)
-        return codec.response_payload(method, resp.body, resp.status)
+        return resp
 
     # -- login ----------------------------------------------------------------------
 
