@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, TextIO
 import httpx
 
 from spherekit.errors import UsageError
+from spherekit.wire.messages import header
 
 if TYPE_CHECKING:
-    from spherekit.wire.transport import Request, Response
+    from spherekit.wire.messages import Request, Response
 
 __all__ = ["DEFAULT_SECRET_FIELDS", "SECRET_HEADERS", "WireLog"]
 
@@ -197,7 +198,7 @@ class WireLog:
         parts = [request.method, request.path]
         if request.soap_method:
             parts.append(request.soap_method)
-        op_id = _header(request.headers, "operationID")
+        op_id = header(request.headers, "operationID")
         if op_id:
             parts.append(f"operationID={op_id}")
         return " ".join(parts)
@@ -224,11 +225,3 @@ class WireLog:
             f"!!! {self._title(request)} failed after {duration * 1000:.1f} ms: "
             f"{type(error).__name__}: {error}"
         )
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    lname = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lname:
-            return value
-    return None

@@ -21,7 +21,7 @@ import pytest
 from httpcore._sync.connection_pool import PoolRequest
 
 from spherekit import errors
-from spherekit.wire import transport as transport_module
+from spherekit.wire import pool as pool_module
 from spherekit.wire.transport import (
     USER_AGENT,
     HttpTransport,
@@ -433,7 +433,7 @@ class _IdleLookingConnection(httpcore.ConnectionInterface):
 def test_pool_never_closes_a_connection_claimed_by_a_request(keepalive: int) -> None:
     # encode/httpcore#1110: upstream closes this connection under the request (EBADF, or a
     # hang until the read timeout); the transport's pool must not.
-    pool = transport_module._ConnectionPool(max_connections=1, max_keepalive_connections=keepalive)
+    pool = pool_module.ConnectionPool(max_connections=1, max_keepalive_connections=keepalive)
     connection = _IdleLookingConnection()
     claimed = PoolRequest(httpcore.Request("POST", "http://127.0.0.1:1/sdk"))
     claimed.assign_to_connection(connection)
@@ -450,7 +450,7 @@ def test_pool_never_closes_a_connection_claimed_by_a_request(keepalive: int) -> 
 def test_http_transport_uses_the_fixed_pool() -> None:
     with HttpTransport("https://vc.example.com/sdk") as t:
         pool = getattr(t._client._transport, "_pool", None)
-    assert isinstance(pool, transport_module._ConnectionPool)
+    assert isinstance(pool, pool_module.ConnectionPool)
 
 
 # --- wire log -----------------------------------------------------------------------------------
