@@ -249,6 +249,65 @@ class Session:
         self.user_session = cast("UserSession", us)
         return self.user_session
 
+    @property
+    def cookie(self) -> str | None:
+        """The session cookie (``vmware_soap_session=...``); None before login and after logout.
+
+        Pass it to :func:`connect` as ``cookie=`` to resume this session elsewhere (another
+        process, a later run) without logging in again. It is a secret, as good as a
+        password while the session lives: never log or print it.
+        """
+        return self._cookie
+
+    def _resume(self, cookie: str) -> UserSession:
+        """Present ``cookie`` instead of logging in, and check that the server knows it.
+
+        Reads ``SessionManager.currentSession`` (never logging in again on the way); a
+        session the server has ended raises ``NotAuthenticated``.
+        """
+        from spherekit.schema.vim25.data import (
+            NotAuthenticated,
+            ObjectSpec,
+            PropertyFilterSpec,
+            PropertySpec,
+            RetrieveOptions,
+        )
+
+        mgr = self.content.sessionManager
+        if mgr is None:
+            raise ProtocolError("the server's ServiceContent has no sessionManager")
+        cookie = cookie.strip()
+        self._cookie = cookie if cookie.startswith(f"{_COOKIE}=") else f"{_COOKIE}={cookie}"
+        spec = PropertyFilterSpec(
+            propSet=[PropertySpec(type="SessionManager", pathSet=["currentSession"], all=False)],
+            objectSet=[ObjectSpec(obj=mgr, skip=False)],
+        )
+        us: UserSession | None = None
+        try:
+            result = self.call(
+                self.content.propertyCollector,
+                "RetrievePropertiesEx",
+                specSet=[spec],
+                options=RetrieveOptions(),
+                _relogin=False,
+            )
+        except NotAuthenticated:
+            result = None
+        for obj in (result.objects or []) if result is not None else []:
+            for prop in obj.propSet or []:
+                if prop.name == "currentSession":
+                    us = prop.val
+        if us is None:
+            self._cookie = None
+            fault = NotAuthenticated()
+            fault.msg = (
+                "the server no longer knows the session of this cookie (it expired or was "
+                "logged out); log in again"
+            )
+            raise fault
+        self.user_session = us
+        return us
+
     def _relogin(self, generation: int) -> None:
         """Log in again, once for all threads whose calls failed in the same generation."""
         with self._login_lock:
@@ -367,6 +426,7 @@ def connect(
     insecure: bool = False,
     ca_file: str | None = None,
     thumbprint: str | None = None,
+    cookie: str | None = None,
     read_only: bool = False,
     keepalive: float | None = None,
     connect_timeout: float = 10.0,
@@ -381,12 +441,21 @@ def connect(
     TLS is verified against the system CAs; ``ca_file=`` trusts another CA,
     ``thumbprint=`` pins the server's SHA-256 certificate thumbprint, and ``insecure=True``
     turns verification off (explicit opt-in only).
+
+    ``cookie=`` (the :attr:`Session.cookie` of an earlier session) resumes that session
+    instead of logging in: no Login is sent, the server is asked for
+    ``SessionManager.currentSession``, and if it no longer knows the session
+    ``NotAuthenticated`` is raised (drop the cookie and connect with a password). Credentials
+    are optional then; given as well, they log in again if the session expires later.
     """
     base, url_user, url_password = _split_url(url)
     user = user if user is not None else url_user
     password = password if password is not None else url_password
-    if user is None or password is None:
-        raise UsageError("connect needs user= and password= (or https://user:pass@host/sdk)")
+    if cookie is None and (user is None or password is None):
+        raise UsageError(
+            "connect needs user= and password= (or https://user:pass@host/sdk), or the "
+            "cookie= of a live session"
+        )
     split = urlsplit(base)
     if transport is None:
         transport = HttpTransport(
@@ -401,7 +470,10 @@ def connect(
     session = Session(transport, path=split.path, user=user, password=password, read_only=read_only)
     try:
         session.negotiate()
-        session.login()
+        if cookie is None:
+            session.login()
+        else:
+            session._resume(cookie)
     except BaseException:
         transport.close()
         raise
