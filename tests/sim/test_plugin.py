@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -60,12 +61,47 @@ def test_sim_server_is_shared_by_the_module(sim_server):
 """
 
 
+#: a directory whose conftest.py gives its simulators other defaults
+DEFAULTS_CONFTEST = """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def sim_defaults():
+    return {"vms": 1, "seed": 5, "guest_ip_delay": 0.25}
+"""
+
+DEFAULTS_TESTS = """
+import pytest
+import spherekit
+
+
+def test_the_directorys_defaults(sim, sim_session):
+    assert len(spherekit.fetch(sim_session, "VirtualMachine", ["name"])) == 2
+    assert sim.backend.settings.seed == 5 and sim.backend.settings.guest_ip_delay == 0.25
+
+
+@pytest.mark.spherekit_sim(seed=9, hosts=1)
+def test_a_marker_wins_over_them_one_by_one(sim):
+    assert sim.backend.settings.seed == 9 and sim.backend.settings.guest_ip_delay == 0.25
+    assert len(sim.backend.registry.of_type("VirtualMachine")) == 2
+    assert len(sim.backend.registry.of_type("HostSystem")) == 2
+
+
+def test_sim_server_starts_from_them_too(sim_server):
+    assert sim_server.backend.settings.seed == 5
+"""
+
+
 def run(tmp_path: Path, mode: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_user.py").write_text(f"MODE = {mode!r}\n{USER_TESTS}")
+    (tmp_path / "defaults").mkdir()
+    (tmp_path / "defaults" / "conftest.py").write_text(DEFAULTS_CONFTEST)
+    (tmp_path / "defaults" / "test_defaults.py").write_text(DEFAULTS_TESTS)
     env = {**os.environ, "SPHEREKIT_SIM_MODE": mode}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-W", "error", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), str(tmp_path / "test_user.py")],
+         "--rootdir", str(tmp_path), str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=110,
@@ -83,7 +119,7 @@ def test_the_plugin_is_registered_by_its_entry_point() -> None:
 def test_a_users_tests_get_the_fixtures(tmp_path: Path, mode: str) -> None:
     done = run(tmp_path, mode)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "6 passed" in done.stdout
+    assert "9 passed" in done.stdout
 
 
 def test_a_bad_mode_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,3 +128,12 @@ def test_a_bad_mode_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
         pytest_plugin.mode()
     monkeypatch.delenv("SPHEREKIT_SIM_MODE")
     assert pytest_plugin.mode() == "inprocess"
+
+
+def test_sim_defaults_not_a_dict_is_a_usage_error() -> None:
+    class Node:
+        def get_closest_marker(self, name: str) -> None:
+            return None
+
+    with pytest.raises(pytest.UsageError, match="sim_defaults must return a dict"):
+        pytest_plugin._build(cast(Any, Node()), cast(Any, ["vms", 1]))
