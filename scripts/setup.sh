@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
+command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)  # builds spherekit/wire/_scan.c
 command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/vmware/govmomi ] || need_apt+=(golang-github-vmware-govmomi-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then

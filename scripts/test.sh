@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PYTHONDONTWRITEBYTECODE=
+# the compiled bulk-read scanner is optional for users, not here: fail if it was not built
+export SPHEREKIT_REQUIRE_SCAN=1
 echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== generated code in sync"; .venv/bin/python tools/schema/generate.py --check
 echo "== mypy --strict"; .venv/bin/mypy

@@ -22,6 +22,12 @@ from spherekit.schema import registry
 from spherekit.schema.base import ARRAY, ManagedObject, MoRef
 from spherekit.schema.vim25.model import PROPERTIES
 from spherekit.wire import codec
+from spherekit.wire.xml import parse
+
+try:  # the compiled scanner (setup.py); without it lxml reads every answer
+    from spherekit.wire import _scan
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _scan = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from spherekit.schema.vim25.data import (
@@ -185,6 +191,41 @@ def _rows(payload: etree._Element, rows: list[Row], missing: list[Any]) -> str |
     return token
 
 
+def _page(
+    session: Session, pc: MoRef, method: str, rows: list[Row], missing: list[Any], **params: Any
+) -> str | None:
+    """One page of a bulk read into ``rows``: the compiled scanner if built, else lxml."""
+    if _scan is None:
+        return _rows(session.call_raw(pc, method, **params), rows, missing)
+    return _scanned(method, session.call_bytes(pc, method, **params), rows, missing)
+
+
+def _scanned(method: str, body: bytes, rows: list[Row], missing: list[Any]) -> str | None:
+    """:func:`_rows` of a response's bytes, read by the compiled scanner (``_scan.c``).
+
+    The scanner decodes what is text alone (primitives, enums, references) and returns the
+    rest (data objects, arrays, ``missingSet``) as byte ranges, parsed here in one document
+    and decoded by the codec. An answer of another shape (a fault, comments, ...) is read
+    by lxml through :func:`_rows`, which also reports malformed XML.
+    """
+    got = _scan.scan(body, codec.TEXT_DECODERS, MoRef)
+    if got is None:
+        return _rows(codec.response_payload(method, body), rows, missing)
+    new, token, fragments, nsdecl = got
+    if fragments:
+        parts = [body[start:end] for _row, _name, start, end in fragments]
+        doc = parse(b"".join([b"<fragments", nsdecl, b">", *parts, b"</fragments>"]))
+        for (row, name, _start, _end), el in zip(fragments, doc, strict=True):
+            obj, values = new[row]
+            if name is None:
+                m = codec.decode(el, "MissingProperty")
+                missing.append((obj, m.path, m.fault.fault if m.fault else None))
+            else:
+                values[name] = codec.decode(el, "anyType")
+    rows.extend(new)
+    return token
+
+
 def _object(el: etree._Element, rows: list[Row], missing: list[Any]) -> None:
     """The general path of :func:`_rows`: one ObjectContent, any shape."""
     decode = codec.decode
@@ -273,13 +314,11 @@ def retrieve(
     pc = session.content.propertyCollector
     rows: list[Row] = []
     missing: list[Any] = []
-    payload = session.call_raw(
-        pc, "RetrievePropertiesEx", specSet=[spec], options=RetrieveOptions(maxObjects=page_size)
-    )
-    token = _rows(payload, rows, missing)
+    options = RetrieveOptions(maxObjects=page_size)
+    token = _page(session, pc, "RetrievePropertiesEx", rows, missing, specSet=[spec],
+                  options=options)  # fmt: skip
     while token:
-        payload = session.call_raw(pc, "ContinueRetrievePropertiesEx", token=token)
-        token = _rows(payload, rows, missing)
+        token = _page(session, pc, "ContinueRetrievePropertiesEx", rows, missing, token=token)
     if missing and not ignore_missing:
         raise MissingProperties(missing, rows)
     return rows
