@@ -21,11 +21,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
-from pyVim.task import WaitForTask
 
 from spherekit.sim import Simulator
 from tests.interop.vcsim import FlagValue, Vcsim, VcsimError
+from tests.sim.pyvmomi_client import connect, connected, wait
 
 __all__ = ["PEERS", "Peer", "connect", "peer_fixture", "started", "wait"]
 
@@ -47,22 +46,12 @@ class Peer:
         return f"{self.host}:{self.port}"
 
 
-def connect(sdk_url: str, user: str = "user", pwd: str = "pass") -> Any:
-    """A pyVmomi ServiceInstance logged in at ``sdk_url``, not verifying the certificate."""
-    u = urlsplit(sdk_url)
-    si: Any = SmartConnect(  # type: ignore[no-untyped-call]
-        host=u.hostname, port=u.port, user=user, pwd=pwd, disableSslCertValidation=True
-    )
-    return si
-
-
 @contextmanager
 def _session(name: str, sdk_url: str) -> Iterator[Peer]:
     u = urlsplit(sdk_url)
     assert u.hostname is not None and u.port is not None, sdk_url
-    si = connect(sdk_url)
-    yield Peer(name, si, u.hostname, u.port)
-    Disconnect(si)  # type: ignore[no-untyped-call]
+    with connected(sdk_url) as si:
+        yield Peer(name, si, u.hostname, u.port)
 
 
 @contextmanager
@@ -121,9 +110,3 @@ def peer_fixture(
             yield p.name, p.si
 
     return peer
-
-
-def wait(task: Any) -> Any:
-    """Wait for a pyVmomi task to succeed (raising its fault if it fails); its result."""
-    WaitForTask(task)  # type: ignore[no-untyped-call]
-    return task.info.result

@@ -13,35 +13,15 @@ Moref values may differ; paths, names and types may not, except:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
-from pyVmomi import vim as _vim
-from pyVmomi import vmodl as _vmodl
 
 from spherekit.sim import Simulator, VpxModel
 from tests.interop.vcsim import Vcsim, VcsimError
-
-vim: Any = _vim
-vmodl: Any = _vmodl
+from tests.sim.pyvmomi_client import connected, vim, vmodl
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@contextmanager
-def pyvmomi(sdk_url: str) -> Iterator[Any]:
-    u = urlsplit(sdk_url)
-    si: Any = SmartConnect(  # type: ignore[no-untyped-call]
-        host=u.hostname, port=u.port, user="user", pwd="pass", disableSslCertValidation=True
-    )
-    try:
-        yield si
-    finally:
-        Disconnect(si)  # type: ignore[no-untyped-call]
 
 
 def inventory(si: Any) -> set[tuple[str, str]]:
@@ -97,14 +77,14 @@ def vcsim_inventory(**flags: Any) -> set[tuple[str, str]]:
     except VcsimError as exc:
         pytest.fail(f"cannot start vcsim, the interop peer:\n{exc}", pytrace=False)
     try:
-        with pyvmomi(peer.sdk_url) as si:
+        with connected(peer.sdk_url) as si:
             return comparable(inventory(si), "DistributedVirtualSwitch")  # vcsim's departure
     finally:
         peer.stop()
 
 
 def our_inventory(model: VpxModel | None = None) -> set[tuple[str, str]]:
-    with Simulator(model, seed=1) as sim, pyvmomi(sim.sdk_url) as si:
+    with Simulator(model, seed=1) as sim, connected(sim.sdk_url) as si:
         return comparable(inventory(si), "VmwareDistributedVirtualSwitch")  # as vCenter
 
 

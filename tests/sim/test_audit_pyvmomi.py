@@ -10,46 +10,19 @@ import gc
 import ssl
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
-from pyVmomi import vim as _vim
-from pyVmomi import vmodl as _vmodl
 
 from spherekit.sim import Simulator
-
-vim: Any = _vim
-vmodl: Any = _vmodl
-
-
-@contextmanager
-def connected(sim: Simulator, **kwargs: Any) -> Iterator[Any]:
-    u = urlsplit(sim.sdk_url)
-    si: Any = SmartConnect(  # type: ignore[no-untyped-call]
-        host=u.hostname, port=u.port, user="user", pwd="pass", **kwargs
-    )
-    try:
-        yield si
-    finally:
-        try:
-            Disconnect(si)  # type: ignore[no-untyped-call]
-        except vim.fault.NotAuthenticated:
-            pass  # the session expired: nothing to log out
+from tests.sim.pyvmomi_client import connect, connected, objects, vim, vmodl
 
 
 def entities(si: Any) -> set[tuple[str, str]]:
     """(type, moref) of every entity, through a container view (and the root folder)."""
-    content = si.RetrieveContent()
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.ManagedEntity], True)
-    try:
-        found = {(type(e).__name__.rpartition(".")[2], e._moId) for e in view.view}
-    finally:
-        view.DestroyView()
-    return found | {("Folder", content.rootFolder._moId)}
+    found = {(type(e).__name__.rpartition(".")[2], e._moId) for e in objects(si, vim.ManagedEntity)}
+    return found | {("Folder", si.content.rootFolder._moId)}
 
 
 # -- 1. TLS both ways, and version negotiation ------------------------------------------------
@@ -82,13 +55,7 @@ def test_certificate_validation_with_the_ca_and_without_it() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             with pytest.raises(ssl.SSLCertVerificationError):
-                SmartConnect(  # type: ignore[no-untyped-call]
-                    host="127.0.0.1",
-                    port=urlsplit(sim.sdk_url).port,
-                    user="user",
-                    pwd="pass",
-                    sslContext=ssl.create_default_context(),
-                )
+                connect(sim, sslContext=ssl.create_default_context())
             gc.collect()  # pyVmomi leaves the failed connection's socket open
 
 

@@ -12,14 +12,11 @@ import time
 from typing import Any
 
 import pytest
-from pyVmomi import vim as pyvmomi_vim
 
 from tests.sim.diff import peer_fixture, wait
+from tests.sim.pyvmomi_client import find, read, vim
 
 VM_NAME = "DC0_H0_VM0"
-
-#: pyVmomi's types, untyped for mypy (its stubs make every property optional)
-vim: Any = pyvmomi_vim
 
 
 peer = peer_fixture()
@@ -37,24 +34,7 @@ def wait_state(si: Any, task: Any) -> str:
 
 
 def find_vm(si: Any) -> Any:
-    content = si.RetrieveContent()
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        return next(vm for vm in view.view if vm.name == VM_NAME)
-    finally:
-        view.DestroyView()
-
-
-def read(si: Any, obj: Any, path: str) -> Any:
-    """One property through the PropertyCollector (vcsim 0.24.2 crashes when pyVmomi's
-    ``Fetch`` reads an unset property such as ``vm.snapshot``)."""
-    pc = si.RetrieveContent().propertyCollector
-    spec = vim.PropertyCollector.FilterSpec(
-        objectSet=[vim.PropertyCollector.ObjectSpec(obj=obj)],
-        propSet=[vim.PropertyCollector.PropertySpec(type=type(obj), pathSet=[path])],
-    )
-    (content,) = pc.RetrieveContents([spec])
-    return content.propSet[0].val if content.propSet else None
+    return find(si, vim.VirtualMachine, VM_NAME)
 
 
 def tree_names(nodes: Any) -> list[Any]:

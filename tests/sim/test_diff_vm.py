@@ -19,14 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyVmomi import vim as _vim
-from pyVmomi import vmodl as _vmodl
-
 from tests.sim.diff import peer_fixture, wait
-
-vim: Any = _vim
-vmodl: Any = _vmodl
-
+from tests.sim.pyvmomi_client import find, read, vim
 
 peer = peer_fixture()
 
@@ -37,27 +31,6 @@ def fault_name(fn: Any) -> str | None:
     except Exception as exc:
         return type(exc).__name__.rpartition(".")[2]
     return None
-
-
-def find(si: Any, kind: Any, name: str) -> Any:
-    content = si.RetrieveContent()
-    view = content.viewManager.CreateContainerView(content.rootFolder, [kind], True)
-    try:
-        return next(x for x in view.view if x.name == name)
-    finally:
-        view.DestroyView()
-
-
-def read(si: Any, obj: Any, path: str) -> Any:
-    """One property through the PropertyCollector (vcsim 0.24.2's Fetch crashes on unset
-    properties); None when unset."""
-    pc = si.RetrieveContent().propertyCollector
-    spec = vmodl.query.PropertyCollector.FilterSpec(
-        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=obj)],
-        propSet=[vmodl.query.PropertyCollector.PropertySpec(type=type(obj), pathSet=[path])],
-    )
-    (content,) = pc.RetrieveContents([spec])
-    return next((p.val for p in content.propSet or [] if p.name == path), None)
 
 
 def disks(vm: Any) -> list[Any]:

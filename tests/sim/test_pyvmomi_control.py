@@ -13,33 +13,18 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
-from pyVim.task import WaitForTask
-from pyVmomi import vim
 
 from spherekit.sim import Simulator
 from spherekit.wire.transport import HttpTransport, Request
+from tests.sim.pyvmomi_client import connect, connected, disconnect, objects, vim, wait
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def connect(sim: Simulator) -> Any:
-    u = urlsplit(sim.sdk_url)
-    return SmartConnect(  # type: ignore[no-untyped-call]
-        host=u.hostname, port=u.port, user="user", pwd="pass", disableSslCertValidation=True
-    )
-
-
 def first_vm(si: Any) -> Any:
-    content = si.RetrieveContent()
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        return sorted(view.view, key=lambda vm: vm._moId)[0]
-    finally:
-        view.DestroyView()
+    return objects(si, vim.VirtualMachine)[0]
 
 
 def control(sim: Simulator, method: str, path: str, body: Any = None) -> Any:
@@ -58,8 +43,7 @@ def served() -> Iterator[Simulator]:
 
 
 def test_injected_faults_reach_pyvmomi(served: Simulator) -> None:
-    si = connect(served)
-    try:
+    with connected(served) as si:
         vm = first_vm(si)
         control(served, "POST", "/faults", {"method": "PowerOffVM_Task", "fault": "InvalidState",
                                             "count": 1})  # fmt: skip
@@ -71,7 +55,7 @@ def test_injected_faults_reach_pyvmomi(served: Simulator) -> None:
         })  # fmt: skip
         task = vm.PowerOffVM_Task()
         with pytest.raises(vim.fault.NoPermission) as caught:
-            WaitForTask(task)  # type: ignore[no-untyped-call]
+            wait(task)
         assert caught.value.privilegeId == "VirtualMachine.Interact.PowerOff"
         assert task.info.state == "error"
         control(served, "POST", "/faults", {"method": "CurrentTime", "status": 503, "count": 1})
@@ -81,25 +65,20 @@ def test_injected_faults_reach_pyvmomi(served: Simulator) -> None:
         with pytest.raises((OSError, http.client.HTTPException)):
             si.CurrentTime()
         assert si.CurrentTime() is not None  # a new connection works
-        WaitForTask(vm.PowerOffVM_Task())  # type: ignore[no-untyped-call]
+        wait(vm.PowerOffVM_Task())
         assert vm.runtime.powerState == "poweredOff"
-    finally:
-        Disconnect(si)  # type: ignore[no-untyped-call]
 
 
 def test_reset_brings_back_the_initial_inventory(served: Simulator) -> None:
     si = connect(served)
     vm = first_vm(si)
     name = vm.name
-    WaitForTask(vm.Rename_Task("renamed"))  # type: ignore[no-untyped-call]
-    Disconnect(si)  # type: ignore[no-untyped-call]
+    wait(vm.Rename_Task("renamed"))
+    disconnect(si)
     assert control(served, "POST", "/reset")["sessions"] == 0
-    si = connect(served)  # the reset ended every session
-    try:
+    with connected(served) as si:  # the reset ended every session
         again = first_vm(si)
         assert (again._moId, again.name) == (vm._moId, name)
-    finally:
-        Disconnect(si)  # type: ignore[no-untyped-call]
 
 
 def test_what_pyvmomi_saw_survives_a_crash(tmp_path: Path) -> None:
@@ -107,7 +86,7 @@ def test_what_pyvmomi_saw_survives_a_crash(tmp_path: Path) -> None:
     with Simulator(seed=2, state=state) as sim:
         si = connect(sim)
         vm = first_vm(si)
-        WaitForTask(vm.Rename_Task("durable"))  # type: ignore[no-untyped-call]
+        wait(vm.Rename_Task("durable"))
         uuid = vm.config.uuid
         # what kill -9 would leave on disk right now
         crashed = tmp_path / "crashed"
@@ -115,11 +94,7 @@ def test_what_pyvmomi_saw_survives_a_crash(tmp_path: Path) -> None:
         for suffix in ("", "-wal"):
             if Path(f"{state}{suffix}").exists():
                 shutil.copy(f"{state}{suffix}", crashed / f"vc.db{suffix}")
-        Disconnect(si)  # type: ignore[no-untyped-call]
-    with Simulator(state=crashed / "vc.db") as sim:
-        si = connect(sim)
-        try:
-            again = first_vm(si)
-            assert (again._moId, again.name, again.config.uuid) == (vm._moId, "durable", uuid)
-        finally:
-            Disconnect(si)  # type: ignore[no-untyped-call]
+        disconnect(si)
+    with Simulator(state=crashed / "vc.db") as sim, connected(sim) as si:
+        again = first_vm(si)
+        assert (again._moId, again.name, again.config.uuid) == (vm._moId, "durable", uuid)

@@ -8,37 +8,20 @@ import http.client
 import ssl
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
-import pyVmomi
-from pyVim.connect import Disconnect, SmartConnect
-from pyVim.task import WaitForTask
 
 from spherekit.sim import Simulator
+from tests.sim.pyvmomi_client import connected, vim, vmodl, wait
 
 MIB = 1024 * 1024
-# pyVmomi's types are made at run time: to mypy they are Any
-vim: Any = pyVmomi.vim
-vmodl: Any = pyVmomi.vmodl
 
 
 @pytest.fixture
 def si() -> Iterator[Any]:
-    with Simulator(seed=1) as sim:
-        u = urlsplit(sim.sdk_url)
-        conn: Any = SmartConnect(  # type: ignore[no-untyped-call]
-            host=u.hostname, port=u.port, user="user", pwd="pass", disableSslCertValidation=True
-        )
-        try:
-            yield conn
-        finally:
-            Disconnect(conn)  # type: ignore[no-untyped-call]
-
-
-def wait(task: Any) -> Any:
-    WaitForTask(task)  # type: ignore[no-untyped-call]
-    return task.info.result
+    with Simulator(seed=1) as sim, connected(sim) as conn:
+        yield conn
 
 
 def cookie_of(si: Any) -> str:

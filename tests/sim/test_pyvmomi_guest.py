@@ -13,31 +13,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
-from pyVim.task import WaitForTask
-from pyVmomi import vim as _vim
 
 from spherekit.sim import Simulator
-
-vim: Any = _vim
+from tests.sim.pyvmomi_client import connected, vim, wait
 
 
 @pytest.fixture
 def served() -> Iterator[tuple[Simulator, Any]]:
-    with Simulator(seed=1, guest_ip_delay=0.05) as sim:
-        u = urlsplit(sim.sdk_url)
-        si: Any = SmartConnect(  # type: ignore[no-untyped-call]
-            host=u.hostname, port=u.port, user="user", pwd="pass", disableSslCertValidation=True
-        )
-        try:
-            yield sim, si
-        finally:
-            Disconnect(si)  # type: ignore[no-untyped-call]
-
-
-def wait(task: Any) -> Any:
-    WaitForTask(task)  # type: ignore[no-untyped-call]
-    return task.info.result
+    with Simulator(seed=1, guest_ip_delay=0.05) as sim, connected(sim) as si:
+        yield sim, si
 
 
 def wait_ip(si: Any, vm: Any, timeout: float = 10.0) -> str:

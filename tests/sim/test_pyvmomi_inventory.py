@@ -7,36 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
-from pyVim.task import WaitForTask
-from pyVmomi import vim as _vim
-from pyVmomi import vmodl as _vmodl
 
 from spherekit.sim import Simulator
-
-vim: Any = _vim
-vmodl: Any = _vmodl
+from tests.sim.pyvmomi_client import connected, vim, vmodl, wait
 
 
 @pytest.fixture
 def si() -> Iterator[Any]:
-    with Simulator(seed=1) as sim:
-        u = urlsplit(sim.sdk_url)
-        conn: Any = SmartConnect(  # type: ignore[no-untyped-call]
-            host=u.hostname, port=u.port, user="user", pwd="pass", disableSslCertValidation=True
-        )
-        try:
-            yield conn
-        finally:
-            Disconnect(conn)  # type: ignore[no-untyped-call]
-
-
-def wait(task: Any) -> Any:
-    WaitForTask(task)  # type: ignore[no-untyped-call]
-    return task.info.result
+    with Simulator(seed=1) as sim, connected(sim) as conn:
+        yield conn
 
 
 def find(si: Any, path: str) -> Any:

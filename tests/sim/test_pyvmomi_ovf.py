@@ -15,11 +15,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
-from pyVmomi import vim, vmodl
 
 from spherekit.sim import Simulator
 from spherekit.sim.storage import parse_ds_path
+from tests.sim.pyvmomi_client import connected, vim, vmodl
 
 OVA = Path(__file__).parent / "data" / "tiny.ova"
 
@@ -28,13 +27,6 @@ OVA = Path(__file__).parent / "data" / "tiny.ova"
 def served() -> Iterator[Simulator]:
     with Simulator(seed=1) as sim:
         yield sim
-
-
-def connect(url: str, user: str = "user", pwd: str = "pass") -> Any:
-    u = urlsplit(url)
-    return SmartConnect(  # type: ignore[no-untyped-call]
-        host=u.hostname, port=u.port, user=user, pwd=pwd, disableSslCertValidation=True
-    )
 
 
 def member(name: str) -> bytes:
@@ -76,9 +68,7 @@ def import_ova(si: Any, name: str, host_port: str, upload: bool = True) -> tuple
     descriptor = member("tiny.ovf").decode()
     om = si.content.ovfManager
     dc, pool, ds, _host = placement(si)
-    params = vim.OvfManager.CreateImportSpecParams(  # type: ignore[no-untyped-call]
-        entityName=name, diskProvisioning="thin"
-    )
+    params = vim.OvfManager.CreateImportSpecParams(entityName=name, diskProvisioning="thin")
     cisr = om.CreateImportSpec(descriptor, pool, ds, params)
     assert not cisr.error, cisr.error
     lease = pool.ImportVApp(cisr.importSpec, dc.vmFolder)
@@ -92,12 +82,11 @@ def import_ova(si: Any, name: str, host_port: str, upload: bool = True) -> tuple
 
 
 def test_deploy_and_export(served: Simulator) -> None:
-    si = connect(served.sdk_url)
     host_port = urlsplit(served.sdk_url).netloc
-    try:
+    with connected(served) as si:
         parsed = si.content.ovfManager.ParseDescriptor(
             member("tiny.ovf").decode(),
-            vim.OvfManager.ParseDescriptorParams(),  # type: ignore[no-untyped-call]
+            vim.OvfManager.ParseDescriptorParams(),
         )
         assert not parsed.error
         assert parsed.defaultEntityName == "tiny"
@@ -129,24 +118,19 @@ def test_deploy_and_export(served: Simulator) -> None:
         assert entry.size == len(uploaded)
         descriptor = si.content.ovfManager.CreateDescriptor(
             vm,
-            vim.OvfManager.CreateDescriptorParams(  # type: ignore[no-untyped-call]
+            vim.OvfManager.CreateDescriptorParams(
                 ovfFiles=[
-                    vim.OvfManager.OvfFile(  # type: ignore[no-untyped-call]
-                        deviceId=url.key, path=url.targetId, size=entry.size
-                    )
+                    vim.OvfManager.OvfFile(deviceId=url.key, path=url.targetId, size=entry.size)
                 ]
             ),
         )
         assert f'ovf:href="{url.targetId}"' in descriptor.ovfDescriptor
         export.HttpNfcLeaseComplete()
         assert export.state == "done"
-    finally:
-        Disconnect(si)  # type: ignore[no-untyped-call]
 
 
 def test_abort_removes_the_vm(served: Simulator) -> None:
-    si = connect(served.sdk_url)
-    try:
+    with connected(served) as si:
         lease, _cisr = import_ova(si, "aborted", urlsplit(served.sdk_url).netloc)
         vm = lease.info.entity
         lease.HttpNfcLeaseAbort()
@@ -156,21 +140,15 @@ def test_abort_removes_the_vm(served: Simulator) -> None:
         assert si.content.searchIndex.FindChild(dc.vmFolder, "aborted") is None
         with pytest.raises(vmodl.fault.ManagedObjectNotFound):
             _ = vm.name
-    finally:
-        Disconnect(si)  # type: ignore[no-untyped-call]
 
 
 def test_lease_expires() -> None:
-    with Simulator(seed=1, lease_timeout=0.4) as sim:
-        si = connect(sim.sdk_url)
-        try:
-            lease, _cisr = import_ova(si, "expired", "", upload=False)
-            assert lease.info.leaseTimeout == 1
-            assert wait_lease(lease, "error") == "error"
-            assert isinstance(lease.error, vim.fault.Timedout)
-            with pytest.raises(vim.fault.Timedout):
-                lease.HttpNfcLeaseComplete()
-            dc = placement(si)[0]
-            assert si.content.searchIndex.FindChild(dc.vmFolder, "expired") is None
-        finally:
-            Disconnect(si)  # type: ignore[no-untyped-call]
+    with Simulator(seed=1, lease_timeout=0.4) as sim, connected(sim) as si:
+        lease, _cisr = import_ova(si, "expired", "", upload=False)
+        assert lease.info.leaseTimeout == 1
+        assert wait_lease(lease, "error") == "error"
+        assert isinstance(lease.error, vim.fault.Timedout)
+        with pytest.raises(vim.fault.Timedout):
+            lease.HttpNfcLeaseComplete()
+        dc = placement(si)[0]
+        assert si.content.searchIndex.FindChild(dc.vmFolder, "expired") is None

@@ -8,19 +8,12 @@ from __future__ import annotations
 import gc
 import warnings
 from collections.abc import Iterator
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
-from pyVim.task import WaitForTask
-from pyVmomi import vim as _vim
-from pyVmomi import vmodl as _vmodl
 
 from spherekit.sim import Simulator
+from tests.sim.pyvmomi_client import connect, connected, disconnect, objects, vim, vmodl, wait
 
-vim: Any = _vim
-vmodl: Any = _vmodl
 USERS = {"ro": ("ro-pass", "ReadOnly"), "na": ("na-pass", "NoAccess")}
 
 
@@ -30,27 +23,9 @@ def served() -> Iterator[Simulator]:
         yield sim
 
 
-def connect(sim: Simulator, user: str = "user", pwd: str = "pass") -> Any:
-    u = urlsplit(sim.sdk_url)
-    si: Any = SmartConnect(  # type: ignore[no-untyped-call]
-        host=u.hostname, port=u.port, user=user, pwd=pwd, disableSslCertValidation=True
-    )
-    return si
-
-
-def vms(si: Any) -> list[Any]:
-    content = si.RetrieveContent()
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        return sorted(view.view, key=lambda v: v._moId)
-    finally:
-        view.DestroyView()
-
-
 def test_read_only_user_gets_no_permission_on_writes(served: Simulator) -> None:
-    ro = connect(served, "ro", "ro-pass")
-    try:
-        vm = vms(ro)[0]
+    with connected(served, "ro", "ro-pass") as ro:
+        vm = objects(ro)[0]
         assert vm.runtime.powerState == "poweredOn"  # reads work (pyVmomi's Fetch)
         with pytest.raises(vim.fault.NoPermission) as info:
             vm.PowerOffVM_Task()
@@ -58,29 +33,20 @@ def test_read_only_user_gets_no_permission_on_writes(served: Simulator) -> None:
         assert info.value.object._moId == vm._moId
         assert info.value.missingPrivileges[0].privilegeIds == ["VirtualMachine.Interact.PowerOff"]
         assert ro.content.sessionManager.currentSession.userName == "ro"
-    finally:
-        Disconnect(ro)  # type: ignore[no-untyped-call]
 
 
 def test_no_access_user_sees_nothing(served: Simulator) -> None:
-    na = connect(served, "na", "na-pass")
-    admin = connect(served)
-    try:
-        assert vms(na) == []
-        vm = vms(admin)[0]
+    with connected(served, "na", "na-pass") as na, connected(served) as admin:
+        assert objects(na) == []
+        vm = objects(admin)[0]
         foreign = vim.VirtualMachine(vm._moId, na._stub)
         with pytest.raises(vim.fault.NoPermission) as info:
             _ = foreign.name
         assert info.value.privilegeId == "System.Read"
-    finally:
-        Disconnect(na)  # type: ignore[no-untyped-call]
-        Disconnect(admin)  # type: ignore[no-untyped-call]
 
 
 def test_roles_and_permissions_through_pyvmomi(served: Simulator) -> None:
-    admin = connect(served)
-    ro = connect(served, "ro", "ro-pass")
-    try:
+    with connected(served) as admin, connected(served, "ro", "ro-pass") as ro:
         am = admin.content.authorizationManager
         roles = {r.name: r for r in am.roleList}
         assert roles["Admin"].roleId == -1 and roles["ReadOnly"].roleId == -2
@@ -88,13 +54,13 @@ def test_roles_and_permissions_through_pyvmomi(served: Simulator) -> None:
         role = am.AddAuthorizationRole(
             name="PowerUser", privIds=["VirtualMachine.Interact.PowerOff"]
         )
-        vm = vms(admin)[1]
+        vm = objects(admin)[1]
         perm = vim.AuthorizationManager.Permission(
             principal="ro", group=False, roleId=role, propagate=True
         )
         am.SetEntityPermissions(entity=vm, permission=[perm])
         mine = vim.VirtualMachine(vm._moId, ro._stub)
-        WaitForTask(mine.PowerOffVM_Task())  # type: ignore[no-untyped-call]
+        wait(mine.PowerOffVM_Task())
         assert mine.runtime.powerState == "poweredOff"
         got = am.RetrieveEntityPermissions(entity=vm, inherited=False)
         assert [(p.principal, p.roleId) for p in got] == [("ro", role)]
@@ -107,9 +73,6 @@ def test_roles_and_permissions_through_pyvmomi(served: Simulator) -> None:
         am.RemoveAuthorizationRole(roleId=role, failIfUsed=True)
         with pytest.raises(vim.fault.NoPermission):
             mine.PowerOnVM_Task()
-    finally:
-        Disconnect(ro)  # type: ignore[no-untyped-call]
-        Disconnect(admin)  # type: ignore[no-untyped-call]
 
 
 def test_wrong_password_and_terminate_session(served: Simulator) -> None:
@@ -130,21 +93,17 @@ def test_wrong_password_and_terminate_session(served: Simulator) -> None:
         with pytest.raises(vim.fault.NotFound):
             sm.TerminateSession(sessionId=[key])
     finally:
-        Disconnect(admin)  # type: ignore[no-untyped-call]
+        disconnect(admin)
         ro._stub.DropConnections()  # its session is gone: nothing to log out
 
 
 def test_esx_mode_through_pyvmomi() -> None:
-    with Simulator(seed=1, esx=True) as sim:
-        si = connect(sim)
-        try:
-            content = si.RetrieveContent()
-            assert content.about.apiType == "HostAgent"
-            assert content.rootFolder._moId == "ha-folder-root"
-            vm = vms(si)[0]
-            assert vm.name.startswith("ha-host_VM")
-            spec = vim.vm.CloneSpec(location=vim.vm.RelocateSpec())
-            with pytest.raises(vmodl.fault.NotSupported):
-                vm.CloneVM_Task(folder=vm.parent, name="copy", spec=spec)
-        finally:
-            Disconnect(si)  # type: ignore[no-untyped-call]
+    with Simulator(seed=1, esx=True) as sim, connected(sim) as si:
+        content = si.RetrieveContent()
+        assert content.about.apiType == "HostAgent"
+        assert content.rootFolder._moId == "ha-folder-root"
+        vm = objects(si)[0]
+        assert vm.name.startswith("ha-host_VM")
+        spec = vim.vm.CloneSpec(location=vim.vm.RelocateSpec())
+        with pytest.raises(vmodl.fault.NotSupported):
+            vm.CloneVM_Task(folder=vm.parent, name="copy", spec=spec)

@@ -5,44 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
-from pyVim.task import WaitForTask
-from pyVmomi import vim as pyvmomi_vim
 
 from spherekit.sim import Simulator
-
-#: pyVmomi's types, untyped for mypy (its stubs make every property optional)
-vim: Any = pyvmomi_vim
+from tests.sim.pyvmomi_client import connected, find, vim, wait
 
 
 @pytest.fixture
 def si() -> Iterator[Any]:
-    with Simulator(seed=1) as sim:
-        u = urlsplit(sim.sdk_url)
-        conn: Any = SmartConnect(  # type: ignore[no-untyped-call]
-            host=u.hostname, port=u.port, user="user", pwd="pass", disableSslCertValidation=True
-        )
-        try:
-            yield conn
-        finally:
-            Disconnect(conn)  # type: ignore[no-untyped-call]
-
-
-def wait(task: Any) -> Any:
-    WaitForTask(task)  # type: ignore[no-untyped-call]
-    return task.info.result
+    with Simulator(seed=1) as sim, connected(sim) as conn:
+        yield conn
 
 
 def find_vm(si: Any, name: str) -> Any:
-    content = si.RetrieveContent()
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        return next(vm for vm in view.view if vm.name == name)
-    finally:
-        view.DestroyView()
+    return find(si, vim.VirtualMachine, name)
 
 
 def disk_file(config: Any) -> str:

@@ -7,18 +7,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
-from pyVim.task import WaitForTask
-from pyVmomi import vim as _vim
 
 from spherekit.schema.base import MoRef
 from spherekit.sim import Simulator, VpxModel
 from spherekit.sim.vm_power import ask_moved_or_copied, context_for
-
-vim: Any = _vim
+from tests.sim.pyvmomi_client import connected, find, vim, wait
 
 
 @pytest.fixture
@@ -29,26 +24,8 @@ def sim() -> Iterator[Simulator]:
 
 @pytest.fixture
 def si(sim: Simulator) -> Iterator[Any]:
-    u = urlsplit(sim.sdk_url)
-    conn: Any = SmartConnect(  # type: ignore[no-untyped-call]
-        host=u.hostname, port=u.port, user="user", pwd="pass", disableSslCertValidation=True
-    )
-    yield conn
-    Disconnect(conn)  # type: ignore[no-untyped-call]
-
-
-def wait(task: Any) -> Any:
-    WaitForTask(task)  # type: ignore[no-untyped-call]
-    return task.info.result
-
-
-def find(si: Any, kind: Any, name: str) -> Any:
-    content = si.RetrieveContent()
-    view = content.viewManager.CreateContainerView(content.rootFolder, [kind], True)
-    try:
-        return next(x for x in view.view if x.name == name)
-    finally:
-        view.DestroyView()
+    with connected(sim) as conn:
+        yield conn
 
 
 def test_power_and_guest_power(sim: Simulator, si: Any) -> None:
