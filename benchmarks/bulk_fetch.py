@@ -8,7 +8,11 @@ is otherwise unset in vcsim). Then, in the same process and interleaved per repe
 (the order rotates, so drift and noise fall on all of them alike):
 
 spherekit
-    ``spherekit.fetch(session, "VirtualMachine", PATHS)``.
+    ``spherekit.fetch(session, "VirtualMachine", PATHS)``: the answer's bytes are read by
+    the compiled scanner (``spherekit/wire/_scan.c``), no XML tree is built.
+spherekit-lxml
+    the same call with the scanner switched off (``property._scan = None``): what a build
+    without a C compiler does (lxml's parse, then ``property._rows`` on the tree).
 pyVmomi
     the idiomatic code a competent pyVmomi user writes: ``CreateContainerView``, a
     ``FilterSpec`` of ``ObjectSpec`` + ``TraversalSpec`` + ``PropertySpec``,
@@ -83,6 +87,15 @@ Values = dict[str, dict[str, str]]  # moref value -> {path: value as text}
 
 def spherekit_fetch(session: Session) -> list[tuple[MoRef, dict[str, Any]]]:
     return spherekit.fetch(session, MTYPE, PATHS)
+
+
+def spherekit_lxml_fetch(session: Session) -> list[tuple[MoRef, dict[str, Any]]]:
+    scanner = sk_property._scan
+    sk_property._scan = None  # type: ignore[assignment]
+    try:
+        return spherekit.fetch(session, MTYPE, PATHS)
+    finally:
+        sk_property._scan = scanner
 
 
 def pyvmomi_fetch(content: Any) -> list[tuple[Any, dict[str, Any]]]:
@@ -414,9 +427,12 @@ def breakdown(floor: Floor, repeat: int, pid: int) -> dict[str, dict[str, float]
     writes any of it); receive: first to last byte; parse: ``etree.fromstring``; parse_sk:
     spherekit's hardened parser (``codec.response_payload``; the two parses alternate in
     order); decode_sk: spherekit's ``property._rows`` on that tree; release: dropping the
-    tree, including the allocator work it defers (what ``settle`` forces).
+    tree, including the allocator work it defers (what ``settle`` forces); scan_sk: what
+    spherekit does instead with the scanner, ``property._scanned`` on the bytes (rows
+    built, then dropped).
     """
-    names = ("view_calls", "server", "receive", "parse", "parse_sk", "decode_sk", "release")
+    names = ("view_calls", "server", "receive", "parse", "parse_sk", "decode_sk", "release",
+             "scan_sk")  # fmt: skip
     samples: dict[str, list[float]] = {k: [] for k in names}
     clock = time.perf_counter
     for rep in range(repeat):
@@ -454,6 +470,12 @@ def breakdown(floor: Floor, repeat: int, pid: int) -> dict[str, dict[str, float]
                 samples["decode_sk"].append(t7 - t6)
                 samples["release"].append(clock() - t7)
             samples[which].append(t6 - t5)
+        settle()
+        t8 = clock()
+        rows: list[Any] = []
+        sk_property._scanned("RetrievePropertiesEx", data, rows, [])
+        del rows
+        samples["scan_sk"].append(clock() - t8)
         del data
     return {k: summary(v) for k, v in samples.items()}
 
@@ -505,6 +527,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         contenders: dict[str, Callable[[], Any]] = {
             "spherekit": lambda: spherekit_fetch(session),
+            "spherekit-lxml": lambda: spherekit_lxml_fetch(session),
             "pyVmomi": lambda: pyvmomi_fetch(content),
             "floor": floor.fetch,
             "floor+release": floor.fetch_and_release,
@@ -512,6 +535,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # correctness first (also the warm-up: lazy imports, connections, caches)
         check_same_requests(sim, floor)
+        if sk_property._scan is None:
+            raise SystemExit("the compiled scanner is not built: pip install -e . first")
+        if spherekit_values(spherekit_lxml_fetch(session)) != spherekit_values(
+            spherekit_fetch(session)
+        ):
+            raise AssertionError("spherekit's two paths read different values")
         values = check_same_values(
             spherekit_values(spherekit_fetch(session)),
             pyvmomi_values(pyvmomi_fetch(content)),
@@ -567,6 +596,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "samples": wall,
         "ratios": {
             "pyvmomi_over_spherekit": med["pyVmomi"] / med["spherekit"],
+            "pyvmomi_over_spherekit_lxml": med["pyVmomi"] / med["spherekit-lxml"],
+            "spherekit_lxml_over_floor": med["spherekit-lxml"] / med["floor"],
             "spherekit_over_floor": med["spherekit"] / med["floor"],
             "pyvmomi_over_floor": med["pyVmomi"] / med["floor"],
             "spherekit_over_floor_with_release": med["spherekit"] / med["floor+release"],
@@ -586,7 +617,7 @@ def report(record: dict[str, Any]) -> str:
     rows = [
         [n, _ms(sec[n]["median"]), _ms(sec[n]["min"]), _ms(cpu[n]["median"]),
          f"{sec[n]['median'] / sec['floor']['median']:.2f}x"]
-        for n in ("spherekit", "pyVmomi", "floor", "floor+release")
+        for n in ("spherekit", "spherekit-lxml", "pyVmomi", "floor", "floor+release")
     ]  # fmt: skip
     r, t = record["ratios"], record["targets"]
     lines = [
@@ -601,6 +632,8 @@ def report(record: dict[str, Any]) -> str:
         f"(paired {r['paired_spherekit_over_floor']:.3f}x; target <= "
         f"{t['spherekit_over_floor_max']}x)",
         f"pyVmomi / floor:     {r['pyvmomi_over_floor']:.2f}x",
+        f"without the scanner: pyVmomi / spherekit-lxml {r['pyvmomi_over_spherekit_lxml']:.2f}x, "
+        f"spherekit-lxml / floor {r['spherekit_lxml_over_floor']:.3f}x",
         f"spherekit / (floor+release): {r['spherekit_over_floor_with_release']:.3f}x",
         "",
         "one RetrievePropertiesEx, phase by phase (medians):",

@@ -25,7 +25,7 @@ from spherekit.wire import codec
 from spherekit.wire.xml import parse
 
 try:  # the compiled scanner (setup.py); without it lxml reads every answer
-    from spherekit.wire import _scan
+    from spherekit.wire import _scan as _scan  # (a module attribute: tests switch it off)
 except ImportError:  # pragma: no cover - a build without a C compiler
     _scan = None  # type: ignore[assignment]
 
