@@ -7,7 +7,8 @@ Creating them is :func:`spherekit.compute.nodes_create.create_nodes`.
 - :func:`get_node` finds one node by moref, instance UUID or (within a group) name.
 - :func:`wait_guests` waits, push-based, until each VM reports a usable IP address
   (link-local ``169.254/16`` / ``fe80::/10`` and loopback are ignored) and, if asked, until
-  its guest customization finished.
+  its guest customization finished (told by ``guest.customizationInfo`` on 7.0 U2 and
+  newer, else by the customization events: :mod:`spherekit.compute.custom_events`).
 - :func:`destroy_nodes` powers nodes off, destroys them — a node already gone counts as
   destroyed — and removes group folders left empty. Journaled, with a plan form.
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from spherekit import faults
+from spherekit.compute.custom_events import CustomizationEvents, reports_customization_info
 from spherekit.compute.groups import GROUP_PREFIX, Group, folder_name, get_groups, group_key
 from spherekit.compute.journal import Journal
 from spherekit.compute.ops import Operation, PlannedCall
@@ -191,39 +193,138 @@ def wait_guests(
 ) -> dict[MoRef, tuple[str | None, str | None]]:
     """Wait until each VM has a usable IP (and, with ``customization``, until its guest
     customization succeeded or failed). Returns ``{vm: (ip, customization error)}``; a VM
-    whose customization failed is done at once, with or without an address."""
-    paths = ["guest.net", "guest.ipAddress"] + (
-        ["guest.customizationInfo"] if customization else []
-    )
+    whose customization failed is done at once, with or without an address.
+
+    The outcome of a customization comes from ``guest.customizationInfo`` where the server
+    has it (API 7.0.2.0 and newer) and the guest reports it, else from the customization
+    events posted against the VM (:mod:`spherekit.compute.custom_events`). Both are pushed
+    through one ``WaitForUpdatesEx`` loop.
+    """
+    info = customization and reports_customization_info(session)
+    paths = ["guest.net", "guest.ipAddress"] + (["guest.customizationInfo"] if info else [])
     state: dict[MoRef, dict[str, Any]] = {r: {} for r in refs}
     done: dict[MoRef, tuple[str | None, str | None]] = {}
     deadline = time.monotonic() + timeout
-    with Watch(session) as watch:
-        watch.add(filter_spec("VirtualMachine", paths, list(refs)))
+    events = CustomizationEvents(session, refs) if customization else None
+
+    def open_watch() -> Watch:
+        watch = Watch(session)
+        try:
+            watch.add(filter_spec("VirtualMachine", paths, list(refs)))
+            if events is not None:
+                events.open(watch)
+        except BaseException:
+            watch.close()
+            raise
+        return watch
+
+    watch = open_watch()
+    reopened = 0
+    try:
         while len(done) < len(refs):
             left = deadline - time.monotonic()
             if left <= 0:
-                pending = ", ".join((names or {}).get(r, r.value) for r in refs if r not in done)
-                raise WaitTimeout(f"no usable IP address within {timeout:g} s from: {pending}")
-            result = watch.wait(min(left, 60.0))
-            for fs in result.filterSet or () if result is not None else ():
-                for upd in fs.objectSet or ():
-                    values = state.get(upd.obj)
-                    if values is not None:
-                        if upd.kind == "enter":
-                            values.clear()
-                        apply_changes(values, upd)
+                raise WaitTimeout(_timeout_message(refs, done, state, timeout, names))
+            try:
+                dirty, gone = _fold(watch.wait(min(left, 60.0)), state, events)
+                if events is not None and dirty and not gone:
+                    events.read(dirty)
+            except faults.ManagedObjectNotFound as e:
+                if events is None or not events.owns(e.obj):
+                    raise
+                gone = True
+            if gone and events is not None:  # our collectors died with a session
+                reopened += 1
+                if reopened > 3:
+                    raise SpherekitError("the server kept dropping the event collectors that "
+                                         "watch the guest customization; giving up")  # fmt: skip
+                watch.close()
+                events.close()
+                watch = open_watch()
+                continue
             for r, values in state.items():
-                if r in done:
-                    continue
-                ip = usable_ip(values.get("guest.net"), values.get("guest.ipAddress"))
-                info = values.get("guest.customizationInfo")
-                status = _state(getattr(info, "customizationStatus", None))
-                if customization and status == _FAILED:
-                    done[r] = (ip, getattr(info, "errorMsg", None) or "customization failed")
-                elif ip and (not customization or status == _SUCCEEDED):
-                    done[r] = (ip, None)
+                if r not in done:
+                    outcome = _guest_done(values, customization, events, r)
+                    if outcome is not None:
+                        done[r] = outcome
+    finally:
+        watch.close()
+        if events is not None:
+            events.close()
     return done
+
+
+def _fold(
+    result: Any, state: dict[MoRef, dict[str, Any]], events: CustomizationEvents | None
+) -> tuple[list[MoRef], bool]:
+    """Fold one UpdateSet into ``state``: (the event collectors whose page changed, whether
+    one of them is gone)."""
+    dirty: list[MoRef] = []
+    gone = False
+    for fs in result.filterSet or () if result is not None else ():
+        for upd in fs.objectSet or ():
+            if events is not None and events.owns(upd.obj):
+                gone = gone or upd.kind == "leave"
+                if upd.obj not in dirty:
+                    dirty.append(upd.obj)
+                continue
+            values = state.get(upd.obj)
+            if values is not None:
+                if upd.kind == "enter":
+                    values.clear()
+                apply_changes(values, upd)
+    return dirty, gone
+
+
+def _guest_done(
+    values: dict[str, Any], customization: bool, events: CustomizationEvents | None, ref: MoRef
+) -> tuple[str | None, str | None] | None:
+    """``(ip, error)`` once the VM is done, else None. A final ``customizationInfo`` status
+    decides; without one, a customization event does."""
+    ip = usable_ip(values.get("guest.net"), values.get("guest.ipAddress"))
+    if not customization:
+        return (ip, None) if ip else None
+    info = values.get("guest.customizationInfo")
+    status = _state(getattr(info, "customizationStatus", None))
+    if status == _FAILED:
+        return (ip, getattr(info, "errorMsg", None) or "customization failed")
+    if status == _SUCCEEDED:
+        return (ip, None) if ip else None
+    outcome = events.outcomes.get(ref) if events is not None else None
+    if outcome is not None and not outcome.ok:
+        return (ip, outcome.message)
+    if outcome is not None and ip:
+        return (ip, None)
+    return None
+
+
+def _timeout_message(
+    refs: Sequence[MoRef],
+    done: dict[MoRef, Any],
+    state: dict[MoRef, dict[str, Any]],
+    timeout: float,
+    names: dict[MoRef, str] | None,
+) -> str:
+    no_ip: list[str] = []
+    busy: list[str] = []
+    for r in refs:
+        if r in done:
+            continue
+        name = (names or {}).get(r, r.value)
+        values = state[r]
+        if usable_ip(values.get("guest.net"), values.get("guest.ipAddress")) is None:
+            no_ip.append(name)
+        else:
+            busy.append(name)
+    parts = []
+    if no_ip:
+        parts.append(f"no usable IP address within {timeout:g} s from: {', '.join(no_ip)}")
+    if busy:
+        parts.append(
+            f"guest customization did not report an outcome within {timeout:g} s on: "
+            f"{', '.join(busy)}"
+        )
+    return "; ".join(parts)
 
 
 def destroy_vm(op: Operation, ref: MoRef) -> bool:

@@ -9,12 +9,15 @@ nothing behind. Then, in one :class:`~spherekit.compute.ops.Operation`:
 2. the clones are made, at most ``parallel`` at a time (undo: power off and destroy each);
 3. the nodes are powered on;
 4. the client waits, push-based, for each node's IP address (and for the outcome of the
-   guest customization, if one was given).
+   guest customization, if one was given: ``guest.customizationInfo`` on vSphere 7.0 U2
+   and newer, else the customization events posted against the node — see
+   :mod:`spherekit.compute.custom_events`).
 
 Any failure undoes what was done, newest first, all journaled — except a node whose guest
 customization failed: it is kept for diagnosis and reported (``OperationFailed.kept``, the
-cause being :class:`~spherekit.compute.nodes.CustomizationFailed`). With ``plan=True``
-nothing is written and the result's ``planned`` lists the calls.
+cause being :class:`~spherekit.compute.nodes.CustomizationFailed`), and journaled as a
+``keep`` entry with the reason. With ``plan=True`` nothing is written and the result's
+``planned`` lists the calls.
 
 Linked clones are made from the image's current snapshot (see :mod:`.images` for why a
 template must be snapshotted before it is marked as a template); their disk cannot grow.
@@ -206,6 +209,8 @@ def create_nodes(
                     if n in failed:
                         op.forget_undo(_undo_name(n, r))
                         op.keep(f"node {n} ({r.value}): guest customization failed")
+                        why = f"guest customization failed: {failed[n]}"
+                        op.journal.record(op.name, "keep", r, {"node": n}, "kept", detail=why)
                 raise CustomizationFailed(failed)
     return NodeList(_results(session, refs, names, key, where, guests, plan),
                     planned=op.planned, placement=where)  # fmt: skip

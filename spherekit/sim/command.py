@@ -67,6 +67,16 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
 
 
+def _api_version(text: str) -> str:
+    from spherekit.schema.registry import VERSIONS
+
+    known = [v for v in VERSIONS if v[:1].isdigit() and v >= "6"]
+    if text not in known:
+        choices = ", ".join(known)
+        raise argparse.ArgumentTypeError(f"unknown API version {text!r}; one of: {choices}")
+    return text
+
+
 def _probability(text: str) -> float:
     try:
         value = float(text)
@@ -138,6 +148,14 @@ def add_commands(sub: Any) -> None:
     )
     s.add_argument(
         "--esx", action="store_true", help="a standalone ESXi endpoint instead of vCenter"
+    )
+    s.add_argument(
+        "--api-version",
+        type=_api_version,
+        default="8.0.2.0",
+        metavar="VERSION",
+        help="the vim25 version served, e.g. 7.0.0.0 for a server older than 7.0 U2 "
+        "(default 8.0.2.0)",
     )
     s.set_defaults(run=_serve)
 
@@ -232,6 +250,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=port,
         tls=not args.no_tls,
         esx=args.esx,
+        api_version=args.api_version,
     )
     # the inventory lives as long as the process: keep the collector from rescanning it
     # (a full collection over 10,000 VMs' objects would stall requests for ~0.1 s)

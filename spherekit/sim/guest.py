@@ -26,8 +26,8 @@ one and keeps it across power cycles until the VM is removed. A static address (
 (:mod:`spherekit.sim.guest_custom`) run at boot: a pending customization first (events
 ``CustomizationStartedEvent`` at boot, then ``CustomizationSucceeded`` or a
 ``CustomizationFailed`` kind when the network is up; ``guest.customizationInfo`` follows
-the same states), then cloud-init. Host name and static network settings they make
-persist in the guest, as on a real disk.
+the same states when the API version served is 7.0.2.0 or newer), then cloud-init. Host
+name and static network settings they make persist in the guest, as on a real disk.
 
 **Power-off** stops the guest: tools ``toolsNotRunning`` / ``guestToolsNotRunning``,
 ``guestState`` ``notRunning``, and ``ipAddress``, ``net``, ``ipStack`` and ``hostName``

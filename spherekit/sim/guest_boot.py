@@ -2,6 +2,12 @@
 
 See :mod:`spherekit.sim.guest` for the model; this module builds the values and makes
 the registry updates (registry lock held throughout).
+
+``guest.customizationInfo`` is reported only by a simulator serving API 7.0.2.0 or newer
+(:attr:`Settings.api_version <spherekit.sim.backend.Settings.api_version>`), as vSphere
+7.0 U2 introduced it; older servers tell a customization's outcome only through the
+``CustomizationStartedEvent`` / ``CustomizationSucceeded`` / ``CustomizationFailed``
+events, which are posted at every version.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from spherekit.schema.base import MoRef
+from spherekit.schema.registry import version_index
 from spherekit.schema.vim25 import data as d
 from spherekit.schema.vim25 import enums as e
 from spherekit.sim.events import emit
@@ -24,12 +31,21 @@ from spherekit.sim.values import sparse
 if TYPE_CHECKING:
     from spherekit.sim.backend import Context
 
-__all__ = ["TOOLS_VERSION", "boot_guest", "extra_config", "network_up", "publish_off"]
+__all__ = ["INFO_SINCE", "TOOLS_VERSION", "boot_guest", "extra_config", "network_up", "publish_off"]
 
 #: open-vm-tools 12.3.0, as ``guest.toolsVersion`` encodes it
 TOOLS_VERSION = "12352"
 _NO_TOOLS = ("none", "false", "no", "0", "notinstalled")
 _OUTPUT_LOG = "/var/log/cloud-init-output.log"
+#: the first API version whose GuestInfo has ``customizationInfo`` (vSphere 7.0 U2)
+INFO_SINCE = "7.0.2.0"
+
+
+def _custom_info(ctx: Context, st: GuestState) -> Any:
+    """The guest's customization state as the served API version reports it (or None)."""
+    if version_index(ctx.backend.settings.api_version) < version_index(INFO_SINCE):
+        return None
+    return st.custom_info
 
 
 def extra_config(config: Any) -> dict[str, str]:
@@ -164,7 +180,8 @@ def network_up(ctx: Context, st: GuestState) -> None:
         endTime=datetime.now(UTC),
         errorMsg=None if done else why,
     )
-    ctx.registry.update(vm, {"guest.customizationInfo": st.custom_info})
+    if _custom_info(ctx, st) is not None:
+        ctx.registry.update(vm, {"guest.customizationInfo": st.custom_info})
     text = (
         f"Customization of VM {name} succeeded. Customization log located at {LOG} in the guest OS."
         if done
@@ -312,7 +329,7 @@ def _publish(ctx: Context, vm: MoRef, st: GuestState, *, network: bool) -> None:
         interactiveGuestOperationsReady=False,
         guestStateChangeSupported=True,
         hwVersion=config.version,
-        customizationInfo=st.custom_info,
+        customizationInfo=_custom_info(ctx, st),
     )
     _update(ctx, vm, guest, "green")
 
@@ -341,6 +358,6 @@ def publish_off(ctx: Context, vm: MoRef, st: GuestState) -> None:
         interactiveGuestOperationsReady=False,
         guestStateChangeSupported=False,
         hwVersion=config.version,
-        customizationInfo=st.custom_info,
+        customizationInfo=_custom_info(ctx, st),
     )
     _update(ctx, vm, guest, "gray")
