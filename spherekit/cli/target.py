@@ -7,6 +7,12 @@ file (``--profile NAME`` or ``$SPHEREKIT_PROFILE``; the file is ``$SPHEREKIT_CON
 local lab**: a simulated vCenter whose state lives in ``$SPHEREKIT_LAB`` (default
 ``$XDG_DATA_HOME/spherekit/lab.db``), opened in this process, so what one command creates
 the next one sees. A one-line notice on stderr says so.
+
+Against a URL, a command first looks in the session cache (``spherekit session login``
+fills it; :mod:`spherekit.cli.session_cache`) for a session of that URL and user, checks
+that the server still knows it, and uses it without logging in (and without logging out
+at the end). A session the server has ended is dropped from the cache; the command then
+logs in with the password, or, without one, says to run ``spherekit session login``.
 """
 
 from __future__ import annotations
@@ -20,15 +26,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Self
 
-import spherekit
-from spherekit.compute import Journal
 from spherekit.errors import SpherekitError, UsageError
-from spherekit.wire.transport import Request, Response, Transport
-from spherekit.wire.wirelog import WireLog
 
 if TYPE_CHECKING:
+    from spherekit.cli.session_cache import Entry
+    from spherekit.compute import Journal
     from spherekit.session import Session
     from spherekit.sim import Simulator
+    from spherekit.wire.transport import Request, Response, Transport
+    from spherekit.wire.wirelog import WireLog
 
 __all__ = [
     "Connection",
@@ -102,6 +108,8 @@ def config_path() -> Path:
 
 def journal() -> Journal:
     """The journal every CLI write goes through ($SPHEREKIT_JOURNAL or DATA/journal.jsonl)."""
+    from spherekit.compute import Journal
+
     return Journal(os.environ.get("SPHEREKIT_JOURNAL") or data_dir() / "journal.jsonl")
 
 
@@ -222,54 +230,192 @@ def open_lab(path: Path | None = None) -> Simulator:
         ) from None
 
 
-class Connection:
-    """A logged-in session on the target, and what must be closed after it."""
+def say(message: str) -> None:
+    """A one-line notice on stderr (stdout stays for the result)."""
+    print(f"spherekit: {message}", file=sys.stderr, flush=True)
 
-    def __init__(self, args: argparse.Namespace, *, notice: bool = True) -> None:
+
+def is_not_authenticated(exc: BaseException) -> bool:
+    """The server does not know (or no longer knows) the session."""
+    from spherekit.schema.vim25.data import NotAuthenticated
+
+    return isinstance(exc, NotAuthenticated)
+
+
+def session_ended(entry: Entry) -> SpherekitError:
+    """The error for a cached session the server has ended, with no password to log in."""
+    from spherekit.schema.vim25.data import NotAuthenticated
+
+    fault = NotAuthenticated()
+    fault.msg = (
+        f"the cached session of {entry.user} at {entry.url} has ended (it expired or was "
+        "logged out) and there is no password to log in again — run `spherekit session "
+        "login` (with --password or $SPHEREKIT_PASSWORD)"
+    )
+    return fault
+
+
+class Connection:
+    """A logged-in session on the target, and what must be closed after it.
+
+    By default a session of the session cache is reused (``reused``), else one is logged
+    in with the password. ``login=True`` ignores the cache and logs in (``session login``);
+    ``resume=ENTRY`` presents that cached session only and raises ``NotAuthenticated`` if
+    the server has ended it. ``keep`` True leaves the session logged in on :meth:`close`
+    (a cached session); otherwise close logs out.
+    """
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        *,
+        notice: bool = True,
+        login: bool = False,
+        resume: Entry | None = None,
+    ) -> None:
         self.target = resolve(args)
         self.sim: Simulator | None = None
         self.lab: Path | None = None
+        #: the target as the session cache knows it: (URL without credentials, user)
+        self.key: tuple[str, str | None] | None = None
+        #: the session came from the session cache
+        self.reused = False
+        #: the cache entry the session belongs to (close() leaves it logged in)
+        self.cached: Entry | None = None
+        self._transport: Transport | None = None
         self._trace: IO[str] | None = None
         trace = getattr(args, "trace", None)
         log: WireLog | None = None
         if trace:
+            from spherekit.wire.wirelog import WireLog
+
             self._trace = open(trace, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
             log = WireLog(self._trace)
         try:
-            self.session = self._connect(log, notice)
+            self.session = self._connect(log, notice, login, resume)
         except BaseException:
             self.close()
             raise
 
-    def _connect(self, log: WireLog | None, notice: bool) -> Session:
+    def _connect(
+        self, log: WireLog | None, notice: bool, login: bool, resume: Entry | None
+    ) -> Session:
+        from spherekit.session import connect
+
         t = self.target
         if t.url is None:
             self.lab = lab_path()
             if notice:
-                print(
-                    f"spherekit: using the local lab at {self.lab} (no SPHEREKIT_URL set)",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                say(f"using the local lab at {self.lab} (no SPHEREKIT_URL set)")
             self.sim = open_lab(self.lab)
             transport: Transport = self.sim.transport()
             if log is not None:
                 transport = _LoggedTransport(transport, log)
-            return spherekit.connect(self.sim.inprocess_url, transport=transport)
-        return spherekit.connect(
-            t.url,
-            user=t.user,
-            password=t.password,
+            return connect(self.sim.inprocess_url, transport=transport)
+        return self._connect_url(t.url, log, login, resume)
+
+    def _connect_url(
+        self, url: str, log: WireLog | None, login: bool, resume: Entry | None
+    ) -> Session:
+        from spherekit.cli.session_cache import split_url
+
+        t = self.target
+        origin, key, user, url_password = split_url(url, t.user)
+        self.key = (key, user)
+        password = t.password if t.password is not None else url_password
+        if resume is not None:
+            return self._open(origin, log, resume)
+        if not login:
+            session = self._from_cache(origin, log, password is not None)
+            if session is not None:
+                return session
+        if user is None or password is None:
+            need = "a user name and password" if user is None else f"the password for {user}"
+            how = ("--user and --password ($SPHEREKIT_USERNAME, $SPHEREKIT_PASSWORD)"
+                   if user is None else "--password ($SPHEREKIT_PASSWORD)")  # fmt: skip
+            if login:
+                raise UsageError(f"session login needs {need} for {key} — pass {how}")
+            raise UsageError(
+                f"no cached session for {key}, and no {need.partition(' ')[2]} to log in — "
+                f"pass {how}, or log in once with `spherekit session login`"
+            )
+        return self._open(origin, log, None)
+
+    def _from_cache(self, origin: str, log: WireLog | None, password: bool) -> Session | None:
+        """The cached session of the target, if the server still knows it."""
+        from spherekit.cli.session_cache import CacheCorrupt, SessionCache
+
+        assert self.key is not None
+        cache = SessionCache()
+        try:
+            entry = cache.find(*self.key)
+        except CacheCorrupt as e:
+            bad = f"the session cache {cache.path} is unreadable ({e})"
+            if not password:
+                raise UsageError(
+                    f"{bad} — run `spherekit session login` to rewrite it (or `spherekit "
+                    "session logout` to remove it)"
+                ) from None
+            say(f"{bad}; ignoring it — `spherekit session logout` removes it")
+            return None
+        if entry is None:
+            return None
+        try:
+            return self._open(origin, log, entry)
+        except Exception as e:
+            if not is_not_authenticated(e):
+                raise
+        cache.remove(entry.url, entry.user)
+        if not password:
+            raise session_ended(entry)
+        say(f"the cached session of {entry.user} at {entry.url} has ended; dropped it, "
+            "logging in with the password")  # fmt: skip
+        return None
+
+    def _open(self, origin: str, log: WireLog | None, entry: Entry | None) -> Session:
+        """Connect over HTTPS: with ``entry``'s cookie, or logging in."""
+        from spherekit.session import connect
+        from spherekit.wire.transport import HttpTransport
+
+        t = self.target
+        assert t.url is not None
+        transport = HttpTransport(
+            origin,
             insecure=bool(t.insecure),
             ca_file=t.ca_file,
             thumbprint=t.thumbprint,
             wire_log=log,
         )
+        session = connect(  # closes the transport if it fails
+            t.url,
+            user=t.user if entry is None else entry.user,
+            password=t.password,
+            cookie=None if entry is None else entry.cookie,
+            transport=transport,
+        )
+        self._transport = transport
+        if entry is not None:
+            self.reused = True
+            self.cached = entry
+        return session
 
     def close(self) -> None:
         session = getattr(self, "session", None)
         try:
-            if session is not None:
+            if session is not None and self.cached is not None:
+                if session.cookie != self.cached.cookie:
+                    # the cached session ended during the command and the session logged
+                    # in again: the new session is not the cached one
+                    from spherekit.cli.session_cache import CacheCorrupt, SessionCache
+
+                    try:
+                        SessionCache().remove(self.cached.url, self.cached.user)
+                    except CacheCorrupt:
+                        pass
+                    self.cached = None
+                elif self._transport is not None:
+                    self._transport.close()  # the session stays logged in, for the next command
+            if session is not None and self.cached is None:
                 try:
                     session.close()
                 except SpherekitError:
