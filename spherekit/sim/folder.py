@@ -25,6 +25,7 @@ from spherekit.sim.managed_entity import (
     entity_name,
     is_kind,
     run_task,
+    within,
 )
 from spherekit.sim.methods import handler
 from spherekit.sim.storage import parse_ds_path
@@ -192,7 +193,7 @@ def _move(ctx: Context, folder: MoRef, ref: MoRef) -> None:
             f"A {ref.type} cannot be moved into folder '{reg.prop(folder, 'name')}': its "
             f"childType is {', '.join(_child_type(ctx, folder))}."
         )
-    if ancestor(reg, folder, ref.type) == ref or _under(ctx, folder, ref):
+    if ancestor(reg, folder, ref.type) == ref or within(reg, folder, ref):
         raise faults.invalid_folder(ref)
     parent = reg.prop(ref, "parent")
     if (
@@ -209,16 +210,6 @@ def _move(ctx: Context, folder: MoRef, ref: MoRef) -> None:
     reg.discard(parent, "childEntity", ref)
     reg.update(ref, {"parent": folder})
     reg.append(folder, "childEntity", ref)
-
-
-def _under(ctx: Context, folder: MoRef, ref: MoRef) -> bool:
-    reg = ctx.registry
-    cur: MoRef | None = folder
-    while cur is not None and cur in reg:
-        if cur == ref:
-            return True
-        cur = reg.prop(cur, "parent")
-    return False
 
 
 def _check_powered_off(ctx: Context, root: MoRef, fault: str) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "is_kind",
     "run_task",
     "sibling_named",
+    "within",
 ]
 
 #: an entity name must be shorter than this
@@ -92,6 +93,15 @@ def ancestor(reg: Registry, ref: MoRef | None, base: str) -> MoRef | None:
         parent: MoRef | None = reg.prop(ref, "parent")
         ref = parent
     return None
+
+
+def within(reg: Registry, ref: MoRef | None, container: MoRef) -> bool:
+    """``ref`` is ``container`` or lies below it (following ``parent``)."""
+    while ref is not None and ref in reg:
+        if ref == container:
+            return True
+        ref = reg.prop(ref, "parent")
+    return False
 
 
 def event_argument(reg: Registry, ref: MoRef | None, arg_type: str, field: str) -> Any:

@@ -51,6 +51,7 @@ __all__ = [
     "Property",
     "localized",
     "parse",
+    "product_info",
     "units",
 ]
 
@@ -389,6 +390,22 @@ def parse(descriptor: str | bytes) -> Envelope:
         ip_schemes=[s for s in ip_schemes if s],
         extra_config=[(k, v) for k, v in extra if k],
         virtual_app=collection is not None,
+    )
+
+
+def product_info(product: Product, key: int) -> Any:
+    """A ProductSection as a VAppProductInfo."""
+    return d.VAppProductInfo(
+        key=key,
+        classId=product.class_id or None,
+        instanceId=product.instance_id or None,
+        name=product.info.get("Product"),
+        vendor=product.info.get("Vendor"),
+        version=product.info.get("Version"),
+        fullVersion=product.info.get("FullVersion"),
+        vendorUrl=product.info.get("VendorUrl"),
+        productUrl=product.info.get("ProductUrl"),
+        appUrl=product.info.get("AppUrl"),
     )
 
 

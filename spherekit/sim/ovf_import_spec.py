@@ -297,21 +297,7 @@ class ImportSpecBuilder:
             for info in ovf.property_infos(env, values)
         ]
         products = [
-            d.VAppProductSpec(
-                operation=e.ArrayUpdateOperation.add,
-                info=d.VAppProductInfo(
-                    key=i,
-                    classId=p.class_id or None,
-                    instanceId=p.instance_id or None,
-                    name=p.info.get("Product"),
-                    vendor=p.info.get("Vendor"),
-                    version=p.info.get("Version"),
-                    fullVersion=p.info.get("FullVersion"),
-                    vendorUrl=p.info.get("VendorUrl"),
-                    productUrl=p.info.get("ProductUrl"),
-                    appUrl=p.info.get("AppUrl"),
-                ),
-            )
+            d.VAppProductSpec(operation=e.ArrayUpdateOperation.add, info=ovf.product_info(p, i))
             for i, p in enumerate(env.products)
         ]
         transports = sorted({t for p in env.products for t in p.transport})

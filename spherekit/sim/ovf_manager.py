@@ -14,7 +14,14 @@ from spherekit.schema.base import MoRef
 from spherekit.schema.vim25 import data as d
 from spherekit.sim import faults
 from spherekit.sim.methods import handler
-from spherekit.sim.ovf import Envelope, OvfProblem, localized, parse, property_infos
+from spherekit.sim.ovf import (
+    Envelope,
+    OvfProblem,
+    localized,
+    parse,
+    product_info,
+    property_infos,
+)
 from spherekit.sim.ovf_import_spec import PROVISIONING, ImportSpecBuilder
 from spherekit.sim.ovf_writer import describe
 
@@ -56,21 +63,7 @@ def parse_descriptor(
             error=[localized(problem.fault)],
         )
     download, flat, sparse = _sizes(env)
-    product = env.products[0] if env.products else None
-    info = None
-    if product is not None:
-        info = d.VAppProductInfo(
-            key=0,
-            classId=product.class_id or None,
-            instanceId=product.instance_id or None,
-            name=product.info.get("Product"),
-            vendor=product.info.get("Vendor"),
-            version=product.info.get("Version"),
-            fullVersion=product.info.get("FullVersion"),
-            vendorUrl=product.info.get("VendorUrl"),
-            productUrl=product.info.get("ProductUrl"),
-            appUrl=product.info.get("AppUrl"),
-        )
+    info = product_info(env.products[0], 0) if env.products else None
     return d.OvfParseDescriptorResult(
         eula=env.eula or None,
         network=[d.OvfNetworkInfo(name=n, description=text) for n, text in env.networks] or None,

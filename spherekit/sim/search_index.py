@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from spherekit.schema.base import MoRef
 from spherekit.sim import faults
 from spherekit.sim.inventory import children
+from spherekit.sim.managed_entity import within
 from spherekit.sim.methods import handler
 
 if TYPE_CHECKING:
@@ -81,15 +82,7 @@ def _by_uuid(
 
 
 def _in(ctx: Context, ref: MoRef, datacenter: MoRef | None) -> bool:
-    if datacenter is None:
-        return True
-    reg = ctx.registry
-    cur: MoRef | None = ref
-    while cur is not None and cur in reg:
-        if cur == datacenter:
-            return True
-        cur = reg.prop(cur, "parent")
-    return False
+    return datacenter is None or within(ctx.registry, ref, datacenter)
 
 
 @handler("SearchIndex", "FindByUuid")

@@ -8,6 +8,7 @@ changes a stored value in place, and they keep 10,000 VMs small and quick to bui
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,12 +19,35 @@ from spherekit.schema.vim25 import enums as e
 from spherekit.sim.registry import Registry
 from spherekit.sim.values import clone, sparse
 
-__all__ = ["Placement", "VmFactory"]
+__all__ = ["MERGED_CONFIG_FIELDS", "Placement", "VmFactory", "config_changes"]
 
 GUEST_ID = "otherGuest"
 GUEST_NAME = "Other (32-bit)"
 HW_VERSION = "vmx-21"
 DISK_KB = 1024 * 1024  # 1 GiB, thin
+
+
+#: ConfigSpec fields whose data objects are laid over the configuration's own (a spec sets
+#: some of their fields)
+MERGED_CONFIG_FIELDS = ("bootOptions", "tools", "flags", "cpuAllocation", "memoryAllocation")
+
+
+def config_changes(config: Any, spec: Any, plain: Iterable[str]) -> dict[str, Any]:
+    """What a ``VirtualMachineConfigSpec`` sets in a ``VirtualMachineConfigInfo``: each of
+    the ``plain`` fields it sets, as given, and each of :data:`MERGED_CONFIG_FIELDS` it
+    sets, laid over ``config``'s own value."""
+    changes: dict[str, Any] = {}
+    for attr in plain:
+        value = getattr(spec, attr)
+        if value is not None:
+            changes[attr] = value
+    for attr in MERGED_CONFIG_FIELDS:
+        given = getattr(spec, attr)
+        if given is not None:
+            base = getattr(config, attr)
+            fields = {k: v for k, v in given.__dict__.items() if v is not None}
+            changes[attr] = clone(base, **fields) if base is not None else given
+    return changes
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from spherekit.sim.vm_devices import (
     file_name,
     networks_of,
 )
+from spherekit.sim.vm_model import MERGED_CONFIG_FIELDS, config_changes
 from spherekit.sim.vm_power import start_task, vm_event
 from spherekit.sim.vm_vapp import apply_vapp_config
 from spherekit.sim.vmx import vmdk_descriptor
@@ -58,15 +59,13 @@ _OFFLINE = (
     "uuid",
     "instanceUuid",
 )
-#: data-object fields merged over the current value
-_MERGED = ("bootOptions", "tools", "flags", "cpuAllocation", "memoryAllocation")
 _HANDLED = frozenset(
     {"name", "numCPUs", "numCoresPerSocket", "memoryMB", "extraConfig", "deviceChange"}
     | {"vAppConfig", "vAppConfigRemoved"}
     | {"changeVersion", "dynamicType", "dynamicProperty"}
     | set(_PLAIN)
     | set(_OFFLINE)
-    | set(_MERGED)
+    | set(MERGED_CONFIG_FIELDS)
 )
 
 
@@ -345,16 +344,7 @@ def apply_config_spec(
         "changeVersion": now.isoformat(),
         "modified": now,
     }
-    for attr in (*_PLAIN, *_OFFLINE):
-        value = getattr(spec, attr)
-        if value is not None:
-            changes[attr] = value
-    for attr in _MERGED:
-        given = getattr(spec, attr)
-        if given is not None:
-            base = getattr(config, attr)
-            fields = {k: v for k, v in given.__dict__.items() if v is not None}
-            changes[attr] = clone(base, **fields) if base is not None else given
+    changes.update(config_changes(config, spec, (*_PLAIN, *_OFFLINE)))
     if spec.extraConfig:
         changes["extraConfig"] = _extra_config(config.extraConfig, list(spec.extraConfig))
     if spec.vAppConfigRemoved:

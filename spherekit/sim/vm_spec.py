@@ -20,7 +20,7 @@ from spherekit.sim.managed_entity import ancestor, check_unique, entity_name
 from spherekit.sim.storage import parse_ds_path
 from spherekit.sim.values import clone, sparse
 from spherekit.sim.vm_devices import build_devices
-from spherekit.sim.vm_model import Placement, VmFactory
+from spherekit.sim.vm_model import Placement, VmFactory, config_changes
 from spherekit.sim.vm_remove import remove_vm, where_names
 from spherekit.sim.vmx import vmdk_descriptor, vmx_text
 
@@ -55,8 +55,11 @@ _HANDLED = frozenset(
     }
 )  # fmt: skip
 _BASE = ("dynamicType", "dynamicProperty")
-#: data-object fields merged over the defaults (the spec sets some of their fields)
-_MERGED = ("bootOptions", "tools", "flags", "cpuAllocation", "memoryAllocation")
+#: spec fields copied to the new VM's config as they are
+_PLAIN = (
+    "annotation", "firmware", "alternateGuestName", "cpuHotAddEnabled", "cpuHotRemoveEnabled",
+    "memoryHotAddEnabled", "changeTrackingEnabled", "nestedHVEnabled", "swapPlacement",
+)  # fmt: skip
 
 
 class Target:
@@ -233,20 +236,7 @@ def _configure(
         "uuid": spec.uuid or config.uuid,
         "instanceUuid": spec.instanceUuid or config.instanceUuid,
     }
-    for attr in (
-        "annotation", "firmware", "alternateGuestName", "cpuHotAddEnabled",
-        "cpuHotRemoveEnabled", "memoryHotAddEnabled", "changeTrackingEnabled",
-        "nestedHVEnabled", "swapPlacement",
-    ):  # fmt: skip
-        value = getattr(spec, attr)
-        if value is not None:
-            changes[attr] = value
-    for attr in _MERGED:
-        given = getattr(spec, attr)
-        if given is not None:
-            base = getattr(config, attr)
-            set_fields = {k: v for k, v in given.__dict__.items() if v is not None}
-            changes[attr] = clone(base, **set_fields) if base is not None else given
+    changes.update(config_changes(config, spec, _PLAIN))
     config = clone(config, **changes)
     disks = [x for x in devices if isinstance(x, d.VirtualDisk)]
     nics = [x for x in devices if isinstance(x, d.VirtualEthernetCard)]
