@@ -22,7 +22,18 @@ from pyVim.task import WaitForTask
 
 from spherekit.sim import Simulator
 
-__all__ = ["connect", "connected", "disconnect", "find", "objects", "read", "vim", "vmodl", "wait"]
+__all__ = [
+    "connect",
+    "connected",
+    "disconnect",
+    "disk_specs",
+    "find",
+    "objects",
+    "read",
+    "vim",
+    "vmodl",
+    "wait",
+]
 
 #: pyVmomi's namespaces, untyped for mypy
 vim: Any = pyVmomi.vim
@@ -89,6 +100,29 @@ def find(si: Any, kind: Any, name: str) -> Any:
         if o.name == name:
             return o
     raise AssertionError(f"no {kind.__name__} named {name!r} in the inventory")
+
+
+def disk_specs(capacity_kb: int, **backing: Any) -> list[Any]:
+    """Device changes for a new VM: a paravirtual SCSI controller (key -1) and a new thin
+    disk of ``capacity_kb`` on it (``backing``: more ``FlatVer2BackingInfo`` fields)."""
+    scsi = vim.vm.device.VirtualDeviceSpec(
+        operation="add",
+        device=vim.vm.device.ParaVirtualSCSIController(key=-1, busNumber=0, sharedBus="noSharing"),
+    )
+    disk = vim.vm.device.VirtualDeviceSpec(
+        operation="add",
+        fileOperation="create",
+        device=vim.vm.device.VirtualDisk(
+            key=-2,
+            controllerKey=-1,
+            unitNumber=0,
+            capacityInKB=capacity_kb,
+            backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                diskMode="persistent", thinProvisioned=True, **backing
+            ),
+        ),
+    )
+    return [scsi, disk]
 
 
 def read(si: Any, obj: Any, path: str) -> Any:

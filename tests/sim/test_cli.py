@@ -39,12 +39,19 @@ def serve(*args: str, tls: bool = True) -> tuple[subprocess.Popen[str], str, str
         url = line(proc.stdout)
         note = line(proc.stderr) if tls else ""
     except BaseException:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        close(proc)
         raise
     return proc, url, note
+
+
+def close(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc`` if it still runs; close its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    proc.stderr.close()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -60,12 +67,7 @@ def test_serve_prints_the_url_and_stops_on_signals(sig: signal.Signals) -> None:
         assert proc.wait(10) == 0
         assert time.monotonic() - start < 5
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        assert proc.stdout is not None and proc.stderr is not None
-        proc.stdout.close()
-        proc.stderr.close()
+        close(proc)
 
 
 def test_serve_plain_http() -> None:
@@ -78,12 +80,7 @@ def test_serve_plain_http() -> None:
         proc.terminate()
         assert proc.wait(10) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        assert proc.stdout is not None and proc.stderr is not None
-        proc.stdout.close()
-        proc.stderr.close()
+        close(proc)
 
 
 def test_bad_arguments_are_refused() -> None:

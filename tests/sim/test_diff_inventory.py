@@ -16,14 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyVmomi import vim as _vim
-from pyVmomi import vmodl as _vmodl
-
 from tests.sim.diff import PEERS, peer_fixture, started, wait
-
-vim: Any = _vim
-vmodl: Any = _vmodl
-
+from tests.sim.pyvmomi_client import disk_specs, vim, vmodl
 
 peer = peer_fixture()
 
@@ -39,30 +33,13 @@ def fault_of(fn: Any) -> Any:
 
 
 def spec(name: str) -> Any:
-    disk = vim.vm.device.VirtualDeviceSpec(
-        operation="add",
-        fileOperation="create",
-        device=vim.vm.device.VirtualDisk(
-            key=-2,
-            controllerKey=-1,
-            unitNumber=0,
-            capacityInKB=1024 * 1024,
-            backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
-                diskMode="persistent", thinProvisioned=True, fileName=""
-            ),
-        ),
-    )
-    scsi = vim.vm.device.VirtualDeviceSpec(
-        operation="add",
-        device=vim.vm.device.ParaVirtualSCSIController(key=-1, busNumber=0, sharedBus="noSharing"),
-    )
     return vim.vm.ConfigSpec(
         name=name,
         numCPUs=2,
         memoryMB=128,
         guestId="otherGuest64",
         files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"),
-        deviceChange=[scsi, disk],
+        deviceChange=disk_specs(1024 * 1024, fileName=""),
     )
 
 

@@ -17,23 +17,15 @@ from spherekit.sim.storage import parse_ds_path
 from spherekit.wire.transport import Request, Response
 
 from .conftest import SimFactory, Target
-from .test_ovf import TINY, cisp, ovfm, placement
+from .test_ovf import create_import_spec, placement
 
 DISK = (Path(__file__).parent / "data" / "tiny-disk1.vmdk").read_bytes()
 
 
 def import_spec(sim: Target, s: spherekit.Session, name: str = "imp") -> Any:
-    pool, ds, _host = placement(sim)
-    r = s.call(
-        ovfm(s),
-        "CreateImportSpec",
-        ovfDescriptor=TINY,
-        resourcePool=pool,
-        datastore=ds,
-        cisp=cisp(name),
-    )
+    r = create_import_spec(sim, s, name=name)
     assert r.error is None
-    return pool, r
+    return placement(sim)[0], r
 
 
 def nfc(sim: Target, method: str, url: str, body: bytes = b"") -> Response:

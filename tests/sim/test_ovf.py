@@ -43,6 +43,22 @@ def placement(sim: Target) -> tuple[MoRef, MoRef, MoRef]:
     return pool, reg.of_type("Datastore")[0], host
 
 
+def create_import_spec(
+    sim: Target, s: spherekit.Session, descriptor: str = TINY, name: str = "imp", **kw: Any
+) -> Any:
+    """CreateImportSpec of ``descriptor`` into DC0_H0's pool on LocalDS_0 (``kw``: the
+    other :class:`~spherekit.vim.OvfCreateImportSpecParams` fields)."""
+    pool, ds, _host = placement(sim)
+    return s.call(
+        ovfm(s),
+        "CreateImportSpec",
+        ovfDescriptor=descriptor,
+        resourcePool=pool,
+        datastore=ds,
+        cisp=cisp(name, **kw),
+    )
+
+
 def test_parse_descriptor_reads_the_package(session: spherekit.Session) -> None:
     om = session.content.ovfManager
     assert om is not None
@@ -114,16 +130,8 @@ def test_entity_expansion_is_refused(session: spherekit.Session) -> None:
 
 def test_create_import_spec_builds_the_vm_of_the_ovf(sim: Target) -> None:
     s = sim.connect()
-    pool, ds, _host = placement(sim)
     mapping = [d.KeyValue(key="org.example.tiny.hostname.1", value="box1")]
-    r = s.call(
-        ovfm(s),
-        "CreateImportSpec",
-        ovfDescriptor=TINY,
-        resourcePool=pool,
-        datastore=ds,
-        cisp=cisp("box1", diskProvisioning="thin", propertyMapping=mapping),
-    )
+    r = create_import_spec(sim, s, name="box1", diskProvisioning="thin", propertyMapping=mapping)
     assert r.error is None
     spec = r.importSpec
     assert isinstance(spec, d.VirtualMachineImportSpec)
@@ -155,61 +163,28 @@ def test_create_import_spec_builds_the_vm_of_the_ovf(sim: Target) -> None:
 
 
 def test_deployment_option_selects_items(sim: Target) -> None:
-    s = sim.connect()
-    pool, ds, _host = placement(sim)
-    r = s.call(
-        ovfm(s),
-        "CreateImportSpec",
-        ovfDescriptor=TINY,
-        resourcePool=pool,
-        datastore=ds,
-        cisp=cisp(deploymentOption="large"),
-    )
+    r = create_import_spec(sim, sim.connect(), deploymentOption="large")
     config: Any = r.importSpec.configSpec
     assert (config.numCPUs, config.numCoresPerSocket, config.memoryMB) == (4, 2, 1024)
 
 
 def test_unmapped_network_is_an_error(sim: Target) -> None:
     s = sim.connect()
-    pool, ds, _host = placement(sim)
     text = TINY.replace("VM Network", "Backend LAN")
-    r = s.call(
-        ovfm(s),
-        "CreateImportSpec",
-        ovfDescriptor=text,
-        resourcePool=pool,
-        datastore=ds,
-        cisp=cisp(),
-    )
+    r = create_import_spec(sim, s, text)
     assert r.importSpec is None
     assert isinstance(r.error[0].fault, d.OvfNetworkMappingNotSupported)
     # mapped to an existing network, it imports
     net = sim.backend.registry.of_type("Network")[0]
     mapping = [d.OvfNetworkMapping(name="Backend LAN", network=net)]
-    r = s.call(
-        ovfm(s),
-        "CreateImportSpec",
-        ovfDescriptor=text,
-        resourcePool=pool,
-        datastore=ds,
-        cisp=cisp(networkMapping=mapping),
-    )
+    r = create_import_spec(sim, s, text, networkMapping=mapping)
     assert r.error is None
     assert r.importSpec.configSpec.deviceChange[3].device.backing.network == net
 
 
 def test_unknown_provisioning_and_hardware_are_errors(sim: Target) -> None:
-    s = sim.connect()
-    pool, ds, _host = placement(sim)
     text = TINY.replace("<rasd:ResourceType>24<", "<rasd:ResourceType>99<")
-    r = s.call(
-        ovfm(s),
-        "CreateImportSpec",
-        ovfDescriptor=text,
-        resourcePool=pool,
-        datastore=ds,
-        cisp=cisp(diskProvisioning="papyrus"),
-    )
+    r = create_import_spec(sim, sim.connect(), text, diskProvisioning="papyrus")
     kinds = {type(e.fault) for e in r.error}
     assert kinds == {d.OvfUnsupportedDiskProvisioning, d.OvfUnsupportedType}
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from spherekit.sim import Simulator
-from tests.sim.pyvmomi_client import connected, vim, vmodl, wait
+from tests.sim.pyvmomi_client import connected, disk_specs, vim, vmodl, wait
 
 
 @pytest.fixture
@@ -25,23 +25,6 @@ def find(si: Any, path: str) -> Any:
 
 
 def config_spec(name: str) -> Any:
-    scsi = vim.vm.device.VirtualDeviceSpec(
-        operation="add",
-        device=vim.vm.device.ParaVirtualSCSIController(key=-1, busNumber=0, sharedBus="noSharing"),
-    )
-    disk = vim.vm.device.VirtualDeviceSpec(
-        operation="add",
-        fileOperation="create",
-        device=vim.vm.device.VirtualDisk(
-            key=-2,
-            controllerKey=-1,
-            unitNumber=0,
-            capacityInKB=4 * 1024 * 1024,
-            backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
-                diskMode="persistent", thinProvisioned=True
-            ),
-        ),
-    )
     nic = vim.vm.device.VirtualDeviceSpec(
         operation="add",
         device=vim.vm.device.VirtualVmxnet3(
@@ -54,7 +37,7 @@ def config_spec(name: str) -> Any:
         memoryMB=512,
         guestId="ubuntu64Guest",
         files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"),
-        deviceChange=[scsi, disk, nic],
+        deviceChange=[*disk_specs(4 * 1024 * 1024), nic],
     )
 
 

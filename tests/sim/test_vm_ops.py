@@ -20,6 +20,7 @@ from spherekit.sim import VpxModel
 from spherekit.sim.values import clone
 from spherekit.sim.vm_power import ask_moved_or_copied, context_for
 from tests.sim.conftest import SimFactory, Target
+from tests.sim.test_audit_events import linux_prep
 
 
 def get(s: spherekit.Session, ref: MoRef, *paths: str) -> dict[str, Any]:
@@ -348,17 +349,7 @@ def test_full_clone(sim: Target, session: spherekit.Session) -> None:
         template=False,
         powerOn=True,
         config=d.VirtualMachineConfigSpec(numCPUs=2, annotation="cloned"),
-        customization=d.CustomizationSpec(
-            identity=d.CustomizationLinuxPrep(
-                hostName=d.CustomizationFixedName(name="web1"), domain="example.com"
-            ),
-            globalIPSettings=d.CustomizationGlobalIPSettings(),
-            nicSettingMap=[
-                d.CustomizationAdapterMapping(
-                    adapter=d.CustomizationIPSettings(ip=d.CustomizationDhcpIpGenerator())
-                )
-            ],
-        ),
+        customization=linux_prep("web1"),
     )
     new = wait(s, s.call(vm, "CloneVM_Task", folder=folder, name="clone1", spec=spec))
     assert new.type == "VirtualMachine"
@@ -463,17 +454,7 @@ def test_templates(sim: Target, session: spherekit.Session) -> None:
 def test_customize_vm(sim: Target, session: spherekit.Session) -> None:
     s = session
     vm = find.by_path(s, VM0)
-    spec = d.CustomizationSpec(
-        identity=d.CustomizationLinuxPrep(
-            hostName=d.CustomizationFixedName(name="db1"), domain="example.com"
-        ),
-        globalIPSettings=d.CustomizationGlobalIPSettings(),
-        nicSettingMap=[
-            d.CustomizationAdapterMapping(
-                adapter=d.CustomizationIPSettings(ip=d.CustomizationDhcpIpGenerator())
-            )
-        ],
-    )
+    spec = linux_prep("db1")
     with pytest.raises(faults.InvalidPowerState):
         wait(s, s.call(vm, "CustomizeVM_Task", spec=spec))
     wait(s, s.call(vm, "PowerOffVM_Task"))
