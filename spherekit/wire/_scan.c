@@ -519,16 +519,36 @@ static int add_fragment(Scanner *sc, PyObject *frags, Py_ssize_t row, PyObject *
 static int read_val(Scanner *sc, Tag *t, const char *start, PyObject *values, PyObject *name,
                     PyObject *frags, Py_ssize_t row) {
     Span xsi = {NULL, -1}, mtype = {NULL, -1};
+    /* prefixes declared on <val> itself (Go's encoder declares the xsi prefix on each) */
+    Ns local[4];
+    int nlocal = 0;
+    for (int i = 0; i < t->nattrs; i++) {
+        Span prefix;
+        if (!is_xmlns(t->attrs[i].name, &prefix)) continue;
+        Span uri = t->attrs[i].value;
+        if (prefix.n == 0 || uri.n == 0 || span_eq(prefix, "xml") || span_eq(prefix, "xmlns") ||
+            nlocal == 4)
+            return 0; /* a default namespace on <val> would move it out of urn:vim25 */
+        local[nlocal].prefix = prefix;
+        local[nlocal].uri = uri;
+        nlocal++;
+    }
     for (int i = 0; i < t->nattrs; i++) {
         Span prefix, l = local_part(t->attrs[i].name, &prefix);
+        Span pp;
+        if (is_xmlns(t->attrs[i].name, &pp)) continue;
         if (prefix.n == 0 && span_eq(l, "type")) {
             mtype = t->attrs[i].value;
         } else if (prefix.n > 0 && span_eq(l, "type")) {
-            Span u = ns_lookup(sc, prefix);
+            Span u = {NULL, -1};
+            for (int j = nlocal - 1; j >= 0 && u.n < 0; j--)
+                if (local[j].prefix.n == prefix.n && memcmp(local[j].prefix.s, prefix.s, prefix.n) == 0)
+                    u = local[j].uri;
+            if (u.n < 0) u = ns_lookup(sc, prefix);
             if (!(u.n >= 0 && span_eq(u, NS_XSI)) || xsi.n >= 0) return 0;
             xsi = t->attrs[i].value;
         } else {
-            return 0; /* a declaration or anything else on <val>: the general path */
+            return 0; /* anything else on <val>: the general path */
         }
     }
     PyObject *text = NULL;
