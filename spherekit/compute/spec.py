@@ -5,8 +5,9 @@
   returns a portable document: names and inventory paths, never morefs.
 - :func:`apply` creates the VM a document describes (``CreateVM_Task``) when its folder has
   no VM of that name, or reconciles the one it has: the minimal ``ReconfigVM_Task`` (CPU,
-  memory, disk grow, NICs, extraConfig, annotation) and a power operation. Applying the
-  same document twice writes nothing the second time.
+  memory, disks grown, added or — only with ``prune`` — removed, NICs, extraConfig,
+  annotation), a ``RelocateVM_Task`` for disks that change datastore, and a power
+  operation. Applying the same document twice writes nothing the second time.
 - :func:`plan` lists the writes ``apply`` would make, with a readable diff, writing nothing.
 
 Documents are dicts; :func:`to_yaml`, :func:`to_json` and :func:`load` convert them (the

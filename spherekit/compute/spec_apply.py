@@ -3,16 +3,22 @@
 The diff is computed from one bulk read of the VM (:func:`spherekit.compute.spec.read_vm`)
 against the parsed document. What the document leaves out is left alone. Refused before
 anything is written (:class:`SpecError`): unknown placement, network or datastore names, a
-disk that would shrink, a redacted secret for a VM being created, a change that needs the
-VM powered off while the document wants it (and it is) powered on.
+disk that would shrink, a disk the VM has and the document does not list (unless
+``prune``), a redacted secret for a VM being created, a change that needs the VM powered
+off while the document wants it (and it is) powered on.
 
 Writes, through one :class:`~spherekit.compute.ops.Operation` (journaled, plannable):
 
 - create: ``Folder.CreateVM_Task`` (then ``PowerOnVM_Task`` if the document says
   ``poweredOn``; a failed power-on destroys the new VM again);
 - reconcile: a power-off first if the document wants the VM off, one ``ReconfigVM_Task``
-  with every change, then a power-on / suspend if the document wants one. A failed
-  reconfigure after the power-off powers the VM on again.
+  with every change (disks grown, added, and — with ``prune`` — removed with their
+  files), one ``RelocateVM_Task`` moving the disks whose datastore the document changes
+  (a disk locator for every disk, the VM's home datastore unchanged), then a power-on /
+  suspend if the document wants one. A failed step undoes what can be undone: a failed
+  move after a power-off powers the VM on again; a failed power-on after a move moves
+  the disks back. The reconfigure comes before the move so that its device edits name
+  the disks' files where they are; a removed disk cannot come back.
 """
 
 from __future__ import annotations
@@ -78,9 +84,9 @@ class Result:
         return "\n".join(lines)
 
 
-def plan(session: Session, doc: dict[str, Any] | VmDoc) -> Result:
+def plan(session: Session, doc: dict[str, Any] | VmDoc, *, prune: bool = False) -> Result:
     """The writes :func:`apply` would make for ``doc``, and the diff; writes nothing."""
-    return apply(session, doc, Journal(), plan=True)
+    return apply(session, doc, Journal(), plan=True, prune=prune)
 
 
 def apply(
@@ -89,9 +95,14 @@ def apply(
     journal: Journal,
     *,
     plan: bool = False,
+    prune: bool = False,
     task_timeout: float = 3600.0,
 ) -> Result:
-    """Create the VM ``doc`` describes, or reconcile the existing one (see the module doc)."""
+    """Create the VM ``doc`` describes, or reconcile the existing one (see the module doc).
+
+    ``prune=True`` (or ``pruneDisks: true`` in the document) removes, with their files,
+    disks the VM has and the document does not list; without it such disks are refused.
+    """
     from spherekit.compute.spec import read_vm
 
     vm_doc = doc if isinstance(doc, VmDoc) else parse(doc)
@@ -108,7 +119,8 @@ def apply(
             f"{vm_doc.name!r}; choose another name"
         )
     else:
-        result, write = _reconcile(vm_doc, where, existing, read_vm(session, existing))
+        objs = read_vm(session, existing)
+        result, write = _reconcile(vm_doc, where, existing, objs, prune=prune)
     # everything is checked: from here on, only writes (and their undo on failure)
     name = f"{'plan' if plan else 'apply'} {vm_doc.name}"
     with Operation(session, journal, name, plan=plan, task_timeout=task_timeout) as op:
@@ -178,7 +190,7 @@ _COLD = ("guestId", "hardware.firmware", "hardware.coresPerSocket")
 
 
 def _reconcile(
-    doc: VmDoc, where: Resolved, vm: MoRef, objs: dict[MoRef, dict[str, Any]]
+    doc: VmDoc, where: Resolved, vm: MoRef, objs: dict[MoRef, dict[str, Any]], *, prune: bool
 ) -> tuple[Result, Writer]:
     props = objs[vm]
     config: v.VirtualMachineConfigInfo = props["config"]
@@ -217,15 +229,19 @@ def _reconcile(
                 options.append(v.OptionValue(key=k, value=""))
         spec.extraConfig = options or None
     devices = Devices(config, objs, where)
-    spec.deviceChange = devices.diff(doc, changes, result.notes) or None
+    spec.deviceChange = devices.diff(doc, changes, prune=prune) or None
     for placement_note in _placement_notes(doc, where, objs, vm):
         result.notes.append(placement_note)
+    moves = _relocations(devices, where, config) if devices.moves else None
 
     want = doc.powerState
     stays_on = power == "poweredOn" and want in (None, "poweredOn")
     if stays_on:
-        _check_hot(config, changes)
-    reconfigure = any(c.field != "powerState" for c in changes)
+        _check_hot(config, changes, devices.cold)
+    # disk moves are the RelocateVM_Task's; everything else but power is the reconfigure's
+    reconfigure = any(
+        c.field != "powerState" and not c.field.endswith(".datastore") for c in changes
+    )
     if want is not None and want != power:
         changes.append(Change("powerState", power, want))
     if not changes:
@@ -238,6 +254,10 @@ def _reconcile(
                 op.on_undo("power the VM on again", lambda: op.write(vm, "PowerOnVM_Task"))
         if reconfigure:
             op.write(vm, "ReconfigVM_Task", spec=spec)
+        if moves is not None:
+            there, back = moves
+            op.write(vm, "RelocateVM_Task", spec=there)
+            op.on_undo("move the disks back", lambda: op.write(vm, "RelocateVM_Task", spec=back))
         if want in ("poweredOn", "suspended") and power != want:
             if power != "poweredOn":
                 op.write(vm, "PowerOnVM_Task")
@@ -247,8 +267,40 @@ def _reconcile(
     return result, write
 
 
-def _check_hot(config: v.VirtualMachineConfigInfo, changes: list[Change]) -> None:
+def _relocations(
+    devices: Devices, where: Resolved, config: v.VirtualMachineConfigInfo
+) -> tuple[v.VirtualMachineRelocateSpec, v.VirtualMachineRelocateSpec]:
+    """The RelocateVM_Task specs that move the disks (and that move them back): a locator
+    for every disk the reconfigure leaves, so none follows the home datastore by accident."""
+    home_name = (config.files.vmPathName or "").partition("]")[0].lstrip("[")
+    home = where.datastore_ref(home_name, "the VM's home datastore") if home_name else None
+    going = {disk.key: target for disk, target in devices.moves}
+    there: list[v.VirtualMachineRelocateSpecDiskLocator] = []
+    back: list[v.VirtualMachineRelocateSpecDiskLocator] = []
+    for dev in devices.devices:
+        if not isinstance(dev, v.VirtualDisk) or dev.key in devices.removed:
+            continue
+        ref, name = devices.disk_datastore(dev)
+        if ref is None and name is not None:
+            ref = where.datastore_ref(name, f"disk {dev.key}")
+        if ref is None:
+            continue
+        locator = v.VirtualMachineRelocateSpecDiskLocator
+        there.append(locator(diskId=dev.key, datastore=going.get(dev.key, ref)))
+        back.append(locator(diskId=dev.key, datastore=ref))
+    return (
+        v.VirtualMachineRelocateSpec(datastore=home, disk=there),
+        v.VirtualMachineRelocateSpec(datastore=home, disk=back),
+    )
+
+
+def _check_hot(config: v.VirtualMachineConfigInfo, changes: list[Change], cold: list[str]) -> None:
     """Refuse, before writing, what a powered-on VM would refuse."""
+    if cold:
+        raise SpecError(
+            f"{cold[0]} needs the VM powered off: set powerState: poweredOff in the "
+            "document (apply then powers it off first), or power it off yourself"
+        )
     for c in changes:
         problem = None
         if c.field in _COLD:
@@ -285,7 +337,8 @@ def _placement_notes(
     ds = (props["config"].files.vmPathName or "").partition("]")[0].lstrip("[")
     if where.datastore is not None and ds and ds != where.datastore:
         notes.append(
-            f"placement.datastore: the VM's files are on {ds!r}, the document says "
-            f"{where.datastore!r}; apply does not relocate storage"
+            f"placement.datastore: the VM's home (.vmx) is on {ds!r}, the document says "
+            f"{where.datastore!r}; apply moves disks (disks[].datastore), not the home "
+            "(use compute migration)"
         )
     return notes

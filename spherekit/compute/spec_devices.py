@@ -1,10 +1,14 @@
 """Device changes for VM documents: the devices of a new VM, and the diff for an existing one.
 
 Devices of the document are matched to the VM's by label (``Hard disk 1``), else by
-position among the devices of their kind. Disks only grow (a smaller size is refused
-before anything is written) and are never removed by apply; NICs are added, removed,
-moved to another network, or replaced when their adapter type changes; a CD-ROM's ISO is
-changed. New controllers are added when a device names one the VM does not have.
+position among the devices of their kind. Disks grow (a smaller size is refused before
+anything is written), move to the datastore the document names (collected in
+:attr:`Devices.moves` for a ``RelocateVM_Task``), and are removed with their files when
+the VM has them and the document does not list them — only when asked (``prune``), since
+that destroys data; without it such a disk is refused before anything is written. NICs are
+added, removed, moved to another network, or replaced when their adapter type changes; a
+CD-ROM's ISO is changed. New controllers are added when a device names one the VM does
+not have.
 """
 
 from __future__ import annotations
@@ -205,42 +209,97 @@ class Devices:
         self.devices = list(config.hardware.device or [])
         self.objs = objs
         self.where = where
+        #: disks to move: (the disk, the datastore it goes to)
+        self.moves: list[tuple[v.VirtualDisk, MoRef]] = []
+        #: keys of the disks removed (pruned)
+        self.removed: set[int] = set()
+        #: device changes a powered-on VM refuses (why, for the message)
+        self.cold: list[str] = []
+
+    def disk_datastore(self, disk: v.VirtualDisk) -> tuple[MoRef | None, str | None]:
+        """The datastore a disk is on: (reference, name)."""
+        b = disk.backing
+        ref = b.datastore if isinstance(b, v.VirtualDeviceFileBackingInfo) else None
+        name = self.objs.get(ref, {}).get("name") if ref is not None else None
+        if name is None and isinstance(b, v.VirtualDeviceFileBackingInfo) and b.fileName:
+            name = b.fileName.partition("]")[0].lstrip("[") or None
+        return ref, str(name) if name is not None else None
+
+    def _disks(
+        self,
+        doc: VmDoc,
+        ctls: _Controllers,
+        specs: list[v.VirtualDeviceConfigSpec],
+        changes: list[Change],
+        prune: bool,
+    ) -> None:
+        from spherekit.compute.spec_apply import Change
+
+        assert doc.disks is not None
+        pairs, extra = _match(doc.disks, self._kind(v.VirtualDisk), lambda d: d.label)
+        for i, (want, disk) in enumerate(pairs):
+            field = f"disks[{want.label or i}]"
+            if disk is None:
+                changes.append(Change(field, None, f"{want.sizeGB} GB"))
+                specs.append(_spec("add", _disk(want, self.where, ctls, -1 - i), True))
+                continue
+            kb = disk.capacityInKB or (disk.capacityInBytes or 0) // 1024
+            if want.capacity_kb < kb:
+                raise SpecError(
+                    f"{field}.sizeGB: {want.sizeGB} GB is smaller than the disk "
+                    f"({kb / 1048576:g} GB); disks only grow (vSphere cannot "
+                    "shrink a virtual disk)"
+                )
+            if want.capacity_kb > kb:
+                changes.append(Change(f"{field}.sizeGB", _gb(kb), want.sizeGB))
+                grown = _with(
+                    disk, capacityInKB=want.capacity_kb, capacityInBytes=want.capacity_kb * 1024
+                )
+                specs.append(_spec("edit", grown))
+            _ref, current = self.disk_datastore(disk)
+            if want.datastore is not None and want.datastore != current:
+                target = self.where.datastore_ref(want.datastore, f"{field}.datastore")
+                changes.append(Change(f"{field}.datastore", current, want.datastore))
+                self.moves.append((disk, target))
+        if not extra:
+            return
+        if not prune:
+            listed = ", ".join(f"{_label(d)!r} ({self._size(d)})" for d in extra)
+            raise SpecError(
+                f"the VM has disk(s) the document does not list: {listed}. Removing a disk "
+                "destroys its data, so apply does not unless asked: list the disk(s) in "
+                "disks to keep them, or set pruneDisks: true in the document (prune=True "
+                "in Python) to remove them"
+            )
+        for d in extra:
+            changes.append(Change(f"disks[{_label(d)}]", self._size(d), None))
+            spec = _spec("remove", d)
+            spec.fileOperation = en.VirtualDeviceConfigSpecFileOperation.destroy
+            specs.append(spec)
+            self.removed.add(d.key)
+            ctl = next((c for c in self.devices if c.key == d.controllerKey), None)
+            if isinstance(ctl, v.VirtualIDEController):
+                self.cold.append(f"removing disk {_label(d)!r} from an IDE controller")
+
+    def _size(self, disk: v.VirtualDisk) -> str:
+        kb = disk.capacityInKB or (disk.capacityInBytes or 0) // 1024
+        _ref, ds = self.disk_datastore(disk)
+        return f"{_gb(kb)} GB" + (f" on {ds}" if ds else "")
 
     def _kind(self, cls: type[D]) -> list[D]:
         return [d for d in self.devices if isinstance(d, cls)]
 
     def diff(
-        self, doc: VmDoc, changes: list[Change], notes: list[str]
+        self, doc: VmDoc, changes: list[Change], *, prune: bool = False
     ) -> list[v.VirtualDeviceConfigSpec]:
+        """The deviceChange that makes the VM's devices the document's; differences are
+        appended to ``changes``, disk moves collected in :attr:`moves`."""
         from spherekit.compute.spec_apply import Change
 
         specs: list[v.VirtualDeviceConfigSpec] = []
         ctls = _Controllers(self.devices, specs)
         if doc.disks is not None:
-            pairs, extra = _match(doc.disks, self._kind(v.VirtualDisk), lambda d: d.label)
-            for i, (want, disk) in enumerate(pairs):
-                field = f"disks[{want.label or i}]"
-                if disk is None:
-                    changes.append(Change(field, None, f"{want.sizeGB} GB"))
-                    specs.append(_spec("add", _disk(want, self.where, ctls, -1 - i), True))
-                    continue
-                kb = disk.capacityInKB or (disk.capacityInBytes or 0) // 1024
-                if want.capacity_kb < kb:
-                    raise SpecError(
-                        f"{field}.sizeGB: {want.sizeGB} GB is smaller than the disk "
-                        f"({kb / 1048576:g} GB); disks only grow (vSphere cannot "
-                        "shrink a virtual disk)"
-                    )
-                if want.capacity_kb > kb:
-                    changes.append(Change(f"{field}.sizeGB", _gb(kb), want.sizeGB))
-                    grown = _with(
-                        disk, capacityInKB=want.capacity_kb, capacityInBytes=want.capacity_kb * 1024
-                    )
-                    specs.append(_spec("edit", grown))
-            notes += [
-                f"disk {_label(d)!r} is not in the document: kept (apply never removes disks)"
-                for d in extra
-            ]
+            self._disks(doc, ctls, specs, changes, prune or doc.pruneDisks)
         if doc.nics is not None:
             self._nics(doc.nics, specs, changes)
         if doc.cdroms is not None:

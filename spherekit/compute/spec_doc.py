@@ -26,9 +26,11 @@ zero)::
     cdroms:
       - {label: CD/DVD drive 1, controller: "ide:0", unit: 0, iso: "[LocalDS_0] x.iso"}
     extraConfig: {guestinfo.metadata: <redacted>, ...}
+    pruneDisks: false                # true: remove disks the document does not list
 
 ``sizeGB`` is exact: a whole number when the disk is, else the float KB / 2**20 (exact in
-binary). ``mac`` appears only for manually assigned addresses. extraConfig values that
+binary). ``mac`` appears only for manually assigned addresses. ``pruneDisks`` is never
+dumped: it is the document's author's opt-in to destroying disks. extraConfig values that
 carry secrets (cloud-init user-data, meta-data, vendor-data, anything named *password*)
 are written as ``<redacted>`` unless asked for; ``apply`` leaves a redacted key as it is.
 """
@@ -143,6 +145,8 @@ class VmDoc:
     nics: list[Nic] | None = None
     cdroms: list[Cdrom] | None = None
     extraConfig: dict[str, str] | None = None
+    #: remove (and destroy) disks the VM has and the document does not list
+    pruneDisks: bool = False
 
 
 # -- parsing ----------------------------------------------------------------------------
@@ -246,6 +250,7 @@ _TOP = (
     "nics",
     "cdroms",
     "extraConfig",
+    "pruneDisks",
 )
 
 
@@ -280,6 +285,9 @@ def parse(doc: dict[str, Any]) -> VmDoc:
         or not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items())
     ):
         raise SpecError("extraConfig is a mapping of key: string value (quote numbers)")
+    prune = d.get("pruneDisks", False)
+    if not isinstance(prune, bool):
+        raise SpecError(f"pruneDisks is true or false, not {prune!r}")
     disks, nics, cds = (_list(d.get(k), k) for k in ("disks", "nics", "cdroms"))
     return VmDoc(
         name=name,
@@ -292,6 +300,7 @@ def parse(doc: dict[str, Any]) -> VmDoc:
         nics=None if nics is None else [_nic(x, f"nics[{i}]") for i, x in enumerate(nics)],
         cdroms=None if cds is None else [_cdrom(x, f"cdroms[{i}]") for i, x in enumerate(cds)],
         extraConfig=dict(extra) if extra is not None else None,
+        pruneDisks=prune,
     )
 
 

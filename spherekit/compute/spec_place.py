@@ -71,6 +71,16 @@ class Resolved:
     def has_datastore(self, name: str) -> bool:
         return any(r.type == "Datastore" and p.get("name") == name for r, p in self.objs.items())
 
+    def datastore_ref(self, name: str, where: str) -> MoRef:
+        """The datastore named ``name``; SpecError (listing those there) if none is."""
+        found = [r for r, p in self.objs.items() if r.type == "Datastore" and p.get("name") == name]
+        if len(found) != 1:
+            problem = "no datastore" if not found else f"{len(found)} datastores"
+            raise SpecError(
+                f"{where}: {problem} named {name!r} (there: {', '.join(self.datastores())})"
+            )
+        return found[0]
+
     def datastores(self) -> list[str]:
         return sorted(str(p["name"]) for r, p in self.objs.items() if r.type == "Datastore")
 

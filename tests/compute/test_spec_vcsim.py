@@ -98,3 +98,31 @@ def test_apply_creates_then_reconciles(session: Session) -> None:
         ("VM Network", "vmxnet3"), ("DC0_DVPG0", "e1000"),
     ]  # fmt: skip
     assert spec.plan(session, after).calls == []
+
+
+def test_prune_removes_a_disk_the_document_does_not_list(session: Session) -> None:
+    # vcsim 0.24.2 accepts RelocateVM_Task but ignores its disk locators (the disks stay
+    # where they are), so moving disks is tested on spherekit.sim only
+    journal = Journal()
+    doc = _dump(session, "/DC0/vm/DC0_H0_VM0")
+    doc["name"] = "spec-vcsim-prune"
+    doc["powerState"] = "poweredOff"
+    doc["nics"] = []
+    doc.pop("cdroms")
+    doc["disks"].append({"sizeGB": 1, "controller": doc["disks"][0]["controller"]})
+    result = spec.apply(session, doc, journal)
+    assert result.vm is not None
+    got = spec.dump(session, result.vm)
+    assert len(got["disks"]) == 2
+    kept = copy.deepcopy(got)
+    gone = kept["disks"].pop()
+    with pytest.raises(spec.SpecError, match=f"does not list: {gone['label']!r}"):
+        spec.plan(session, kept)
+    planned = spec.plan(session, kept, prune=True)
+    assert [str(c) for c in planned.changes] == [
+        f"disks[{gone['label']}]: '1 GB on LocalDS_0' → (none)"
+    ]
+    spec.apply(session, kept, journal, prune=True)
+    after = spec.dump(session, result.vm)
+    assert [d["label"] for d in after["disks"]] == [got["disks"][0]["label"]]
+    assert spec.plan(session, after).calls == []
