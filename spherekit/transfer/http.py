@@ -1,11 +1,14 @@
 """Streamed HTTP transfers on a session: datastore (``/folder``), NFC and guest file URLs.
 
-The one place the transfer layer talks HTTP outside SOAP. Bodies are streamed in
-:data:`CHUNK` sized pieces, never held in memory whole, with a SHA-256 computed on the way
-and ``on_progress(bytes_done, bytes_total)`` called as bytes move (``bytes_total`` is None
-when unknown). The session's own transport carries them, with its TLS settings, pool and
-error mapping (:meth:`~spherekit.wire.transport.HttpTransport.stream`); a transport without
-``stream`` (the in-process simulator, a mock) gets the body in one piece instead.
+The one place the transfer layer talks HTTP outside SOAP: datastore files, guest files and
+the disks of an OVF import all go through :func:`put` and :func:`get`. Bodies are streamed in
+:data:`CHUNK` sized pieces, never held in memory whole, hashed on the way by a
+:class:`~spherekit.transfer.digest.Digest` (SHA-256, plus any algorithm the caller asks for,
+in a worker thread beside the transfer), and ``on_progress(bytes_done, bytes_total)`` is
+called as bytes move (``bytes_total`` is None when unknown; it may raise to stop the
+transfer, e.g. a lease that ended). The session's own transport carries them, with its TLS
+settings, pool and error mapping (:meth:`~spherekit.wire.transport.HttpTransport.stream`); a
+transport without ``stream`` (the in-process simulator, a mock) gets the body in one piece.
 
 URLs: a path (``/folder/...``) or an absolute URL. The ``*`` host vSphere puts in NFC and
 guest file URLs means "the host you connected to" and is replaced by the session's host
@@ -16,17 +19,17 @@ Messages never show a URL's query string (it may hold a ticket).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
 from urllib.parse import urlsplit
 
 from spherekit.errors import SpherekitError, UsageError
+from spherekit.transfer.digest import Digest
 from spherekit.wire.transport import Request, Response
 
 if TYPE_CHECKING:
@@ -36,6 +39,7 @@ __all__ = [
     "CHUNK",
     "HttpStatusError",
     "Progress",
+    "Readable",
     "SourceError",
     "Transferred",
     "get",
@@ -48,6 +52,13 @@ __all__ = [
 #: bytes read from a source (and so held in memory) at a time
 CHUNK = 1024 * 1024
 Progress = Callable[[int, int | None], None]
+
+
+class Readable(Protocol):
+    """What :func:`put` reads an upload from: a binary file, a member of an archive.
+    When it also has ``seekable``, ``tell`` and ``seek``, a re-login can send it again."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class HttpStatusError(SpherekitError):
@@ -64,12 +75,16 @@ class SourceError(SpherekitError):
 
 @dataclass(frozen=True)
 class Transferred:
-    """What a transfer moved: bytes, their SHA-256 (hex), and the HTTP answer."""
+    """What a transfer moved: bytes, their SHA-256 (hex), and the HTTP answer.
+
+    ``digests`` holds every digest computed (lower-case hex by algorithm: ``sha256`` and
+    those asked for with ``digests=``)."""
 
     size: int
     sha256: str
     status: int
     headers: Mapping[str, str] = field(repr=False)
+    digests: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def shown(url: str) -> str:
@@ -129,9 +144,12 @@ def _check(resp: Response, method: str, url: str) -> None:
     if 200 <= resp.status < 300:
         return
     text = resp.body[:300].decode("utf-8", "replace").strip()
+    folder = urlsplit(url).path.startswith("/folder")
     hint = {
         401: "; the session is not logged in (or expired): connect again",
-        404: "; check the datacenter, datastore and path",
+        404: "; check the datacenter, datastore and path"
+        if folder
+        else "; the URL's lease or ticket may have ended",
         413: "; the server refused the size",
     }.get(resp.status, "")
     raise HttpStatusError(
@@ -140,12 +158,16 @@ def _check(resp: Response, method: str, url: str) -> None:
     )
 
 
-def _position(source: BinaryIO) -> int | None:
-    """Where a rewindable source is (to send it again), or None."""
+def _rewinder(source: Readable) -> Callable[[], object] | None:
+    """What puts a rewindable source back where it is now (to send it again), or None."""
     try:
-        return source.tell() if source.seekable() else None
+        if not source.seekable():  # type: ignore[attr-defined]
+            return None
+        start: int = source.tell()  # type: ignore[attr-defined]
+        seek: Callable[[int], object] = source.seek  # type: ignore[attr-defined]
     except (AttributeError, OSError, ValueError):
         return None
+    return lambda: seek(start)
 
 
 def _relogged(session: Session, resp: Response, own: bool, generation: int) -> bool:
@@ -158,10 +180,13 @@ def _relogged(session: Session, resp: Response, own: bool, generation: int) -> b
 
 
 class _Meter:
-    """Counts and hashes the bytes that pass, and reports progress."""
+    """Counts and hashes the bytes that pass (see :mod:`~spherekit.transfer.digest`), and
+    reports progress."""
 
-    def __init__(self, total: int | None, on_progress: Progress | None) -> None:
-        self.digest = hashlib.sha256()
+    def __init__(
+        self, total: int | None, on_progress: Progress | None, algorithms: Iterable[str] = ()
+    ) -> None:
+        self.digest = Digest(algorithms)
         self.done = 0
         self.total = total
         self.on_progress = on_progress
@@ -174,16 +199,20 @@ class _Meter:
         if self.on_progress is not None:
             self.on_progress(self.done, self.total)
 
-    def chunks(self, source: BinaryIO) -> Iterator[bytes]:
+    def chunks(self, source: Readable) -> Iterator[bytes]:
         while True:
             try:
                 block = source.read(CHUNK)
             except OSError as e:  # the local side failed, not the connection
-                raise SourceError(f"reading the upload source failed: {e}") from e
+                raise SourceError(f"reading the upload source failed: {e.strerror or e}") from e
             if not block:
                 return
             self.feed(block)
             yield block
+
+    def result(self, resp: Response) -> Transferred:
+        digests = self.digest.hexdigests()
+        return Transferred(self.done, digests["sha256"], resp.status, resp.headers, digests)
 
 
 def send_streamed(
@@ -203,34 +232,40 @@ def send_streamed(
 def put(
     session: Session,
     url: str,
-    source: BinaryIO,
+    source: Readable,
     *,
     size: int | None = None,
     on_progress: Progress | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    digests: Iterable[str] = (),
 ) -> Transferred:
     """PUT the bytes read from ``source`` (to its end) to ``url``, streamed.
 
     ``size`` (the bytes ``source`` will give) becomes ``Content-Length``; without it the
-    body goes out chunked. Raises :class:`HttpStatusError` for an error answer.
+    body goes out chunked. ``digests`` names hash algorithms to compute besides SHA-256
+    (e.g. ``["sha1"]`` for a manifest that lists SHA-1). Raises :class:`HttpStatusError`
+    for an error answer, :class:`SourceError` when reading ``source`` fails.
     """
     target, own = resolve(session, url)
-    start = _position(source)
+    rewind = _rewinder(source)
+    algorithms = list(digests)
     for attempt in (1, 2):
         generation = session._login_generation
         hdrs = request_headers(session, own, headers)
         hdrs.setdefault("Content-Type", "application/octet-stream")
         if size is not None:
             hdrs["Content-Length"] = str(size)
-        meter = _Meter(size, on_progress)
-        resp = send_streamed(session, Request("PUT", target, hdrs), meter.chunks(source), timeout)
-        if attempt == 1 and start is not None and _relogged(session, resp, own, generation):
-            source.seek(start)
-            continue
-        break
-    _check(resp, "PUT", url)
-    return Transferred(meter.done, meter.digest.hexdigest(), resp.status, resp.headers)
+        meter = _Meter(size, on_progress, algorithms)
+        with meter.digest:
+            body = meter.chunks(source)
+            resp = send_streamed(session, Request("PUT", target, hdrs), body, timeout)
+            if attempt == 1 and rewind is not None and _relogged(session, resp, own, generation):
+                rewind()
+                continue
+            _check(resp, "PUT", url)
+            return meter.result(resp)
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 def get(
@@ -257,22 +292,23 @@ def get(
 
     transport = session._transport
     stream = getattr(transport, "stream", None)
-    if stream is not None:
-        for attempt in (1, 2):
-            generation = session._login_generation
+    with meter.digest:
+        if stream is not None:
+            for attempt in (1, 2):
+                generation = session._login_generation
+                hdrs = request_headers(session, own, headers)
+                resp: Response = stream(Request("GET", target, hdrs), sink=take, timeout=timeout)
+                if attempt == 2 or not _relogged(session, resp, own, generation):
+                    break
+            _check(resp, "GET", url)
+        else:
             hdrs = request_headers(session, own, headers)
-            resp: Response = stream(Request("GET", target, hdrs), sink=take, timeout=timeout)
-            if attempt == 2 or not _relogged(session, resp, own, generation):
-                break
-        _check(resp, "GET", url)
-    else:
-        hdrs = request_headers(session, own, headers)
-        resp = transport.send(Request("GET", target, hdrs), timeout=timeout)
-        _check(resp, "GET", url)
-        view = memoryview(resp.body)
-        for i in range(0, len(view), CHUNK):
-            take(bytes(view[i : i + CHUNK]))
-    return Transferred(meter.done, meter.digest.hexdigest(), resp.status, resp.headers)
+            resp = transport.send(Request("GET", target, hdrs), timeout=timeout)
+            _check(resp, "GET", url)
+            view = memoryview(resp.body)
+            for i in range(0, len(view), CHUNK):
+                take(bytes(view[i : i + CHUNK]))
+        return meter.result(resp)
 
 
 @contextmanager

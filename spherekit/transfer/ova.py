@@ -6,17 +6,19 @@ headers are read once, each member's bytes straight from the archive); a remote 
 (they come first, as the OVA format requires), once for the disks, in archive order.
 
 :func:`parse_manifest` reads ``.mf`` lines (``SHA256(name)= hex`` or ``SHA1(name)= hex``);
-:class:`Hashing` checks a file's digest while its bytes go by.
+:func:`check_digest` checks a file against them, with the digests its transfer computed
+while the bytes went by (:class:`~spherekit.transfer.digest.Digest`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import re
 import tarfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Self
@@ -28,11 +30,11 @@ from spherekit.wire.transport import HttpTransport, Transport
 __all__ = [
     "CHUNK",
     "ChecksumMismatch",
-    "Hashing",
     "ManifestEntry",
     "Package",
     "PackageError",
     "Reader",
+    "check_digest",
     "open_package",
     "parse_manifest",
 ]
@@ -82,44 +84,20 @@ def parse_manifest(text: bytes, where: str) -> dict[str, ManifestEntry]:
     return out
 
 
-class Hashing:
-    """Feeds chunks through the manifest's hash; :meth:`verify` at the end.
-
-    With ``sha256=False`` a SHA-256 is not computed here: the caller has it from
-    elsewhere (the HTTP transfer computes one) and passes it to :meth:`verify`.
-    """
-
-    def __init__(self, name: str, entry: ManifestEntry | None, *, sha256: bool = True) -> None:
-        self.name = name
-        self.entry = entry
-        self.sha256 = hashlib.sha256() if sha256 else None
-        algo = entry.algorithm if entry is not None else None
-        self._check = hashlib.new(algo) if algo is not None and algo != "sha256" else None
-        self.size = 0
-
-    def update(self, chunk: bytes) -> None:
-        if self.sha256 is not None:
-            self.sha256.update(chunk)
-        if self._check is not None:
-            self._check.update(chunk)
-        self.size += len(chunk)
-
-    def verify(self, sha256: str | None = None) -> None:
-        """Raise :class:`ChecksumMismatch` unless the bytes match the manifest."""
-        if self.entry is None:
-            return
-        if self._check is not None:
-            got = self._check.hexdigest()
-        elif sha256 is not None:
-            got = sha256
-        else:
-            assert self.sha256 is not None, "pass the SHA-256 computed elsewhere"
-            got = self.sha256.hexdigest()
-        if got != self.entry.digest:
-            raise ChecksumMismatch(
-                f"{self.name}: {self.entry.algorithm} is {got}, the manifest says "
-                f"{self.entry.digest}; the package is corrupt (download it again)"
-            )
+def check_digest(name: str, entry: ManifestEntry | None, digests: Mapping[str, str]) -> None:
+    """Raise :class:`ChecksumMismatch` unless ``digests`` (hex by algorithm, as a transfer
+    computed them, see :mod:`~spherekit.transfer.digest`) has the manifest's digest of
+    ``name``; a file the manifest does not list passes."""
+    if entry is None:
+        return
+    got = digests.get(entry.algorithm)
+    if got is None:
+        raise ValueError(f"{name}: no {entry.algorithm} was computed to check it against")
+    if got != entry.digest:
+        raise ChecksumMismatch(
+            f"{name}: {entry.algorithm} is {got}, the manifest says {entry.digest}; the "
+            "package is corrupt (download it again)"
+        )
 
 
 def _clean(name: str) -> str:
@@ -147,10 +125,9 @@ class Package(ABC):
         self.manifest = parse_manifest(data, where) if data is not None else {}
         entry = self.manifest.get(self.descriptor_name)
         if entry is not None:
-            h = Hashing(self.descriptor_name, entry)
-            h.update(self.descriptor)
+            got = {entry.algorithm: hashlib.new(entry.algorithm, self.descriptor).hexdigest()}
             try:
-                h.verify()
+                check_digest(self.descriptor_name, entry, got)
             except ChecksumMismatch as e:
                 raise PackageError(str(e)) from None
 
@@ -242,6 +219,51 @@ class _TarPackage(Package):
         self._load_manifest(manifest, f"{self.source}: manifest")
 
 
+def _fileno(tar: tarfile.TarFile) -> int | None:
+    """The descriptor of a tar read from a plain file (where :func:`os.pread` works)."""
+    if not hasattr(os, "pread"):
+        return None
+    fileno = getattr(tar.fileobj, "fileno", None)
+    try:
+        fd = fileno() if fileno is not None else None
+    except (OSError, ValueError):
+        return None
+    return fd if isinstance(fd, int) else None
+
+
+class _Member:
+    """A regular (not sparse) member of a local tar, read in place with :func:`os.pread`:
+    one copy from the page cache into each chunk (:meth:`tarfile.TarFile.extractfile` adds
+    one more through its buffer), and no file position shared with other readers.
+    Seekable, so an upload can send it again."""
+
+    def __init__(self, fd: int, offset: int, size: int) -> None:
+        self._fd, self._offset, self._size = fd, offset, size
+        self._pos = 0
+
+    def read(self, n: int = -1, /) -> bytes:
+        left = self._size - self._pos
+        n = left if n < 0 else min(n, left)
+        if n <= 0:
+            return b""
+        data = os.pread(self._fd, n, self._offset + self._pos)
+        if not data:
+            raise OSError(f"the archive ends {left} bytes before the member does")
+        self._pos += len(data)
+        return data
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+
 class _LocalOva(_TarPackage):
     def __init__(self, path: Path) -> None:
         self.source = str(path)
@@ -268,11 +290,16 @@ class _LocalOva(_TarPackage):
 
     def files(self, names: Iterable[str]) -> Iterator[tuple[str, Reader, int | None]]:
         wanted = set(names)
+        fd = _fileno(self._tar)
         for name, m in sorted(self._members.items(), key=lambda kv: kv[1].offset):
             if name in wanted:
-                f = self._tar.extractfile(m)
-                assert f is not None
-                yield name, f, m.size
+                if fd is not None and not m.issparse():
+                    reader: Reader = _Member(fd, m.offset_data, m.size)
+                else:
+                    f = self._tar.extractfile(m)
+                    assert f is not None
+                    reader = f
+                yield name, reader, m.size
                 wanted.discard(name)
         if wanted:
             raise PackageError(f"{self.source} lacks {', '.join(sorted(wanted))}")

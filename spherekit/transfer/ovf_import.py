@@ -10,9 +10,10 @@ inside an :class:`~spherekit.compute.ops.Operation`:
    returned) and checks that every file it needs is in the package (and its manifest);
 3. calls ``ResourcePool.ImportVApp`` (journaled; the undo aborts the lease and removes the
    partial VM, and checks it is gone), waits for the lease, keeps it alive;
-4. streams each disk from the package to its device URL (``*`` is the session's host),
-   verifying its manifest digest on the way: a mismatch fails the operation, which aborts
-   the lease and removes the VM;
+4. streams each disk from the package to its device URL (``*`` is the session's host)
+   with :func:`spherekit.transfer.http.put`, which hashes it on the way with the manifest's
+   algorithm (in a thread beside the send); a digest that does not match the manifest
+   fails the operation, which aborts the lease and removes the VM;
 5. completes the lease. The VM is returned; the caller decides what it becomes.
 """
 
@@ -25,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 from spherekit import property as prop
 from spherekit.errors import SpherekitError, UsageError
 from spherekit.schema.base import MoRef
-from spherekit.transfer import nfc_http
+from spherekit.transfer import http
 from spherekit.transfer.lease import Lease, LeaseError
-from spherekit.transfer.ova import Hashing, Package, PackageError
+from spherekit.transfer.ova import Package, PackageError, check_digest
 
 if TYPE_CHECKING:
     from spherekit.compute.ops import Operation
@@ -290,20 +291,29 @@ def _upload(
         url = by_key.get(item.deviceId)
         if url is None:
             raise LeaseError(f"{lease.ref} has no device URL for {path} ({item.deviceId})")
-        hashing = Hashing(path, package.manifest.get(path))
+        entry = package.manifest.get(path)
         base = done_before
 
-        def progress(done: int, base: int = base) -> None:
+        def progress(done: int, _total: int | None, base: int = base) -> None:
             lease.check()
             lease.set_progress(base + done, total)
             if on_progress is not None:
                 on_progress(lease.percent, base + done, total)
 
-        progress(0)
-        nfc_http.upload(session, url.url, reader, hashing, size=size, on_bytes=progress,
-                        headers={"Content-Type": _VMDK})  # fmt: skip
-        hashing.verify()
-        done_before += hashing.size
+        try:
+            sent = http.put(
+                session, url.url, reader, size=size, on_progress=progress,
+                headers={"Content-Type": _VMDK}, digests=[entry.algorithm] if entry else (),
+            )  # fmt: skip
+        except http.SourceError as e:  # a local read error is the package's, not the network's
+            cause = e.__cause__ if isinstance(e.__cause__, OSError) else None
+            why = (cause.strerror or str(cause)) if cause is not None else str(e)
+            raise PackageError(
+                f"{package.source}: reading {path} failed ({why}); the package changed or is "
+                "damaged: check it and import again"
+            ) from e
+        check_digest(path, entry, sent.digests)
+        done_before += sent.size
         lease.check()
     return done_before
 

@@ -10,6 +10,7 @@ import functools
 import hashlib
 import http.server
 import io
+import os
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -266,6 +267,73 @@ def test_sha1_manifests_are_checked_too(session: Session, journal: Journal, tmp_
     )
     with pytest.raises(OperationFailed, match="sha1 is"):
         import_image(session, ova, journal=journal)
+
+
+#: a disk of several chunks: hashed in the digest worker thread, beside the send
+BIG = 3 * 1024 * 1024 + 123
+
+
+def big_ova(tmp_path: Path, disk: bytes, listed: bytes, algo: str = "SHA256") -> Path:
+    """An OVA whose disk is ``disk`` and whose manifest lists the digest of ``listed``."""
+    ovf = OVF.replace(b'ovf:size="4096"', f'ovf:size="{len(disk)}"'.encode())
+    mf = manifest({"tiny.ovf": ovf, "tiny-disk1.vmdk": listed}, algo)
+    members = [("tiny.ovf", ovf), ("tiny.mf", mf), ("tiny-disk1.vmdk", disk)]
+    return make_ova(tmp_path / f"big-{algo}.ova", members)
+
+
+@pytest.mark.parametrize("algo", ["SHA256", "SHA1"])
+def test_a_large_disk_is_checked_while_it_streams_and_stored_whole(
+    session: Session, journal: Journal, tmp_path: Path, algo: str
+) -> None:
+    disk = os.urandom(BIG)
+    result = import_image(session, big_ova(tmp_path, disk, disk, algo), journal=journal)
+    assert result.uploaded and result.bytes == BIG
+    assert disk_bytes(session, result.ref) == disk
+
+
+@pytest.mark.parametrize("algo", ["SHA256", "SHA1"])
+def test_a_large_disk_that_does_not_match_aborts_and_removes_the_vm(
+    session: Session, journal: Journal, tmp_path: Path, algo: str
+) -> None:
+    disk = bytearray(os.urandom(BIG))
+    good = bytes(disk)
+    disk[BIG // 2] ^= 0xFF  # one bit in the second chunk
+    before = vm_names(session)
+    with pytest.raises(OperationFailed) as caught:
+        import_image(session, big_ova(tmp_path, bytes(disk), good, algo), journal=journal)
+    assert isinstance(caught.value.cause, ChecksumMismatch)
+    assert f"{algo.lower()} is" in str(caught.value) and "undone: abort" in str(caught.value)
+    _aborted(session, journal, before)
+
+
+def test_a_package_cut_short_during_the_upload_aborts_and_removes_the_vm(
+    session: Session, journal: Journal, tmp_path: Path
+) -> None:
+    disk = os.urandom(BIG)
+    ova = big_ova(tmp_path, disk, disk)
+    before = vm_names(session)
+
+    def cut(percent: int, done: int, total: int) -> None:
+        if done and ova.stat().st_size > BIG:  # the first chunk is read: cut the rest off
+            with ova.open("r+b") as f:
+                f.truncate(ova.stat().st_size - BIG // 2)
+
+    with pytest.raises(OperationFailed) as caught:
+        import_image(session, ova, journal=journal, on_progress=cut)
+    assert isinstance(caught.value.cause, PackageError)
+    assert "reading tiny-disk1.vmdk failed" in str(caught.value)
+    assert "the archive ends" in str(caught.value) and "undone: abort" in str(caught.value)
+    _aborted(session, journal, before)
+
+
+def test_a_lease_that_is_still_initializing_is_waited_for(tmp_path: Path) -> None:
+    sim = Simulator(seed=1, lease_init_delay=0.3)
+    try:
+        s = spherekit.connect(sim.inprocess_url, transport=sim.transport())
+        result = import_image(s, OVA, journal=Journal())
+        assert result.image is not None and disk_bytes(s, result.ref) == DISK
+    finally:
+        sim.stop()
 
 
 def test_a_fault_at_import_vapp_leaves_nothing(
