@@ -62,19 +62,22 @@ class Lease:
 
     def wait_ready(self, timeout: float = 600.0) -> HttpNfcLeaseInfo:
         """Wait (push-based) until the lease is ready; return its info. A lease that ends
-        in ``error`` raises its fault (e.g. ``faults.Timedout``)."""
-        try:
-            prop.wait_for(
-                self.session, self.ref, "state", lambda s: _text(s) in _FINAL, timeout=timeout
-            )
-        except WaitTimeout:
-            raise LeaseError(
-                f"{self.ref} did not become ready within {timeout:g} s; the server may be "
-                "busy: try again later"
-            ) from None
-        spec = prop.filter_spec("HttpNfcLease", ["state", "info", "error"], [self.ref])
-        rows = prop.retrieve(self.session, spec)
-        values = rows[0][1] if rows else {}
+        in ``error`` raises its fault (e.g. ``faults.Timedout``).
+
+        One read first: a lease that is already ready (or failed) needs no property filter
+        (that would take four more calls)."""
+        values = self._read()
+        if _text(values.get("state")) not in _FINAL:
+            try:
+                prop.wait_for(
+                    self.session, self.ref, "state", lambda s: _text(s) in _FINAL, timeout=timeout
+                )
+            except WaitTimeout:
+                raise LeaseError(
+                    f"{self.ref} did not become ready within {timeout:g} s; the server may be "
+                    "busy: try again later"
+                ) from None
+            values = self._read()
         state = _text(values.get("state"))
         if state != "ready":
             self.finished = True
@@ -91,6 +94,11 @@ class Lease:
         if info.leaseTimeout:
             self.timeout = float(info.leaseTimeout)
         return info
+
+    def _read(self) -> dict[str, Any]:
+        spec = prop.filter_spec("HttpNfcLease", ["state", "info", "error"], [self.ref])
+        rows = prop.retrieve(self.session, spec)
+        return rows[0][1] if rows else {}
 
     # -- keep-alive -------------------------------------------------------------------------
 
