@@ -123,6 +123,8 @@ def encode_props(mtype: str, props: dict[str, Any], shared: Shared | None = None
     (10,000 VMs built alike share their ``runtime``) are stored, and loaded, once."""
     out = [_ROOT_OPEN]
     for name, value in props.items():
+        if value is None:  # unset (e.g. the networks of a VM without NICs): nothing to keep
+            continue
         sid = shared(name, value) if shared is not None else None
         if sid is None:
             out.append(_encode_prop(mtype, name, value))
