@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["Operation", "OperationFailed", "PlannedCall", "UndoStep"]
 
 _planned_ids = itertools.count(1)
+#: the task progress callback of Operations made without one, in this context (the CLI sets
+#: it around a command to draw a bar)
+default_progress: ContextVar[ProgressCallback | None] = ContextVar("default_progress", default=None)
 T = TypeVar("T")
 
 
@@ -116,7 +120,7 @@ class Operation:
         self.plan = plan
         self.planned: list[PlannedCall] = []
         self.task_timeout = task_timeout
-        self.on_progress = on_progress
+        self.on_progress = on_progress if on_progress is not None else default_progress.get()
         self._undo: list[UndoStep] = []
         self._kept: list[str] = []
         self._lock = threading.Lock()
