@@ -11,10 +11,9 @@ import os
 from typing import Any
 
 import spherekit
-from spherekit.cli.output import Progress, Result, leaf, table
+from spherekit.cli.output import Result, leaf, progress, table
 from spherekit.cli.target import Connection, journal
 from spherekit.errors import UsageError
-from spherekit.transfer import datastore as ds
 
 __all__ = ["add", "datacenter", "split"]
 
@@ -69,6 +68,8 @@ def datacenter(conn: Connection) -> str:
 
 
 def ls(conn: Connection, args: argparse.Namespace) -> Result:
+    from spherekit.transfer import datastore as ds
+
     name, path = split(args.where)
     files = ds.ls(conn.session, datacenter(conn), name, path)
     rows = [{"path": f.path, "name": f.name, "size": f.size, "modified": f.modified,
@@ -78,41 +79,47 @@ def ls(conn: Connection, args: argparse.Namespace) -> Result:
 
 
 def upload(conn: Connection, args: argparse.Namespace) -> Result:
+    from spherekit.transfer import datastore as ds
+
     name, path = split(args.where)
     if not path:
         path = os.path.basename(args.source)
-    bar = Progress(f"upload {os.path.basename(args.source)}")
-    try:
-        u = ds.upload(conn.session, datacenter(conn), name, path, args.source,
+    dc = datacenter(conn)
+    with progress(f"upload {os.path.basename(args.source)}") as bar:
+        u = ds.upload(conn.session, dc, name, path, args.source,
                       journal=journal(), overwrite=args.overwrite, plan=args.plan,
                       on_progress=bar.transfer)  # fmt: skip
-    finally:
-        bar.finish()
     data = {"path": u.path, "size": u.size, "sha256": u.sha256,
             "planned": [str(c) for c in u.planned]}  # fmt: skip
     return Result(data, f"[{name}] {u.path}: {u.size} bytes, sha256 {u.sha256}")
 
 
 def download(conn: Connection, args: argparse.Namespace) -> Result:
+    from spherekit.transfer import datastore as ds
+
     name, path = split(args.where)
-    bar = Progress(f"download {path}")
-    try:
-        d = ds.download(conn.session, datacenter(conn), name, path, args.dest,
+    dc = datacenter(conn)
+    with progress(f"download {path}") as bar:
+        d = ds.download(conn.session, dc, name, path, args.dest,
                         overwrite=args.overwrite, on_progress=bar.transfer)  # fmt: skip
-    finally:
-        bar.finish()
     data = {"path": d.path, "size": d.size, "sha256": d.sha256}
     return Result(data, f"{args.dest}: {d.size} bytes, sha256 {d.sha256}")
 
 
 def rm(conn: Connection, args: argparse.Namespace) -> Result:
+    from spherekit.transfer import datastore as ds
+
     name, path = split(args.where)
-    done = ds.rm(conn.session, datacenter(conn), name, path, journal=journal(),
-                 missing_ok=args.force, plan=args.plan)  # fmt: skip
+    dc = datacenter(conn)
+    with progress(f"rm [{name}] {path}"):
+        done = ds.rm(conn.session, dc, name, path, journal=journal(),
+                     missing_ok=args.force, plan=args.plan)  # fmt: skip
     return Result({"path": path, "removed": done}, f"removed [{name}] {path}" if done else "")
 
 
 def mkdir(conn: Connection, args: argparse.Namespace) -> Result:
+    from spherekit.transfer import datastore as ds
+
     name, path = split(args.where)
     done = ds.mkdir(conn.session, datacenter(conn), name, path, journal=journal(),
                     exist_ok=True, plan=args.plan)  # fmt: skip

@@ -11,11 +11,10 @@ import os
 import sys
 from typing import Any
 
-from spherekit.cli.output import Progress, Result, leaf
+from spherekit.cli.output import Result, leaf, progress
 from spherekit.cli.target import Connection, journal
 from spherekit.cli.vm import vm_arg
 from spherekit.errors import UsageError
-from spherekit.transfer import guest
 
 __all__ = ["add"]
 
@@ -59,6 +58,8 @@ def _user(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def run(conn: Connection, args: argparse.Namespace) -> Result:
+    from spherekit.transfer import guest
+
     user, password = _user(args)
     r = guest.run(conn.session, vm_arg(conn, args.vm), args.program, args.args, user=user,
                   password=password, timeout=args.timeout, journal=journal())  # fmt: skip
@@ -69,27 +70,27 @@ def run(conn: Connection, args: argparse.Namespace) -> Result:
 
 
 def upload(conn: Connection, args: argparse.Namespace) -> Result:
+    from spherekit.transfer import guest
+
     user, password = _user(args)
-    bar = Progress(f"upload {os.path.basename(args.source)}")
-    try:
-        t = guest.upload(conn.session, vm_arg(conn, args.vm), args.source, args.guest_path,
+    ref = vm_arg(conn, args.vm)
+    with progress(f"upload {os.path.basename(args.source)}") as bar:
+        t = guest.upload(conn.session, ref, args.source, args.guest_path,
                          user=user, password=password, overwrite=args.overwrite,
                          journal=journal(), on_progress=bar.transfer)  # fmt: skip
-    finally:
-        bar.finish()
     size = t.size if t is not None else None
     return Result({"path": args.guest_path, "bytes": size}, f"{args.guest_path}: {size} bytes")
 
 
 def download(conn: Connection, args: argparse.Namespace) -> Result:
+    from spherekit.transfer import guest
+
     user, password = _user(args)
-    bar = Progress(f"download {args.guest_path}")
-    try:
-        t = guest.download(conn.session, vm_arg(conn, args.vm), args.guest_path, args.dest,
+    ref = vm_arg(conn, args.vm)
+    with progress(f"download {args.guest_path}") as bar:
+        t = guest.download(conn.session, ref, args.guest_path, args.dest,
                            user=user, password=password, overwrite=args.overwrite,
                            journal=journal(), on_progress=bar.transfer)  # fmt: skip
-    finally:
-        bar.finish()
     return Result(
         {"path": args.dest, "bytes": t.size, "sha256": t.sha256}, f"{args.dest}: {t.size} bytes"
     )

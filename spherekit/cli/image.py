@@ -1,14 +1,18 @@
-"""``spherekit image ls|import|export``: images (templates), to and from OVA / OVF."""
+"""``spherekit image ls|import|export``: images (templates), to and from OVA / OVF.
+
+On a terminal, transfers draw bytes, rate and ETA, and tasks the server's percentage.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spherekit.cli.output import Progress, Result, leaf, table
+from spherekit.cli.output import Result, leaf, progress, table
 from spherekit.cli.target import Connection, journal
-from spherekit.compute import images
-from spherekit.compute.image_import import export_image, import_image
+
+if TYPE_CHECKING:
+    from spherekit.compute.images import Image
 
 __all__ = ["add"]
 
@@ -33,7 +37,7 @@ def add(sub: Any) -> None:
     v.set_defaults(handler=export)
 
 
-def _row(i: images.Image) -> dict[str, Any]:
+def _row(i: Image) -> dict[str, Any]:
     return {
         "name": i.name, "moref": i.ref.value, "instance_uuid": i.instance_uuid,
         "cpus": i.cpus, "memory_mb": i.memory_mb, "disk_bytes": i.disk_bytes,
@@ -42,20 +46,21 @@ def _row(i: images.Image) -> dict[str, Any]:
 
 
 def ls(conn: Connection, args: argparse.Namespace) -> Result:
+    from spherekit.compute import images
+
     rows = sorted((_row(i) for i in images.list_images(conn.session)), key=lambda r: r["name"])
     return Result(rows, table(rows, COLUMNS))
 
 
 def import_cmd(conn: Connection, args: argparse.Namespace) -> Result:
-    bar = Progress(f"import {args.source}")
-    try:
+    from spherekit.compute.image_import import import_image
+
+    with progress(f"import {args.source}") as bar:
         r = import_image(
             conn.session, args.source, name=args.name, datacenter=conn.target.datacenter,
             datastore=args.datastore, journal=journal(), plan=args.plan,
             on_progress=lambda pct, done, total: bar.transfer(done, total),
         )  # fmt: skip
-    finally:
-        bar.finish()
     planned = [str(c) for c in r.planned]
     data: dict[str, Any] = {
         "name": r.name, "moref": r.ref.value, "digest": r.digest, "uploaded": r.uploaded,
@@ -69,13 +74,13 @@ def import_cmd(conn: Connection, args: argparse.Namespace) -> Result:
 
 
 def export(conn: Connection, args: argparse.Namespace) -> Result:
+    from spherekit.compute import images
+    from spherekit.compute.image_import import export_image
+
     image = images.find_image(conn.session, args.image, templates_only=False)
-    bar = Progress(f"export {image.name}")
-    try:
+    with progress(f"export {image.name}") as bar:
         e = export_image(conn.session, image, args.destination, overwrite=args.overwrite,
                          journal=journal(), on_progress=lambda p, d, t: bar.percent(p))  # fmt: skip
-    finally:
-        bar.finish()
     data = {"path": str(e.path), "bytes": e.bytes,
             "files": [{"name": n, "size": s, "sha256": h} for n, s, h in e.files]}  # fmt: skip
     return Result(data, f"{e.path}: {len(e.files)} file(s), {e.bytes} bytes")

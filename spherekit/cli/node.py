@@ -1,16 +1,20 @@
-"""``spherekit node create|ls|destroy``: nodes cloned from an image into a group."""
+"""``spherekit node create|ls|destroy``: nodes cloned from an image into a group.
+
+Writes draw the server's task percentage on a terminal; the compute modules are imported by
+the handlers that use them.
+"""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spherekit.cli.output import Result, leaf, table
+from spherekit.cli.output import Result, leaf, progress, table
 from spherekit.cli.target import Connection, journal
-from spherekit.compute import nodes
-from spherekit.compute.nodes_create import create_nodes
 from spherekit.errors import UsageError
+
+if TYPE_CHECKING:
+    from spherekit.compute.nodes import Node
 
 __all__ = ["add", "node_row"]
 
@@ -42,7 +46,7 @@ def add(sub: Any) -> None:
     v.set_defaults(handler=destroy)
 
 
-def node_row(n: nodes.Node) -> dict[str, Any]:
+def node_row(n: Node) -> dict[str, Any]:
     return {
         "name": n.name, "moref": n.ref.value, "instance_uuid": n.instance_uuid, "ip": n.ip,
         "power_state": n.power_state, "cpus": n.cpus, "memory_mb": n.memory_mb,
@@ -51,14 +55,19 @@ def node_row(n: nodes.Node) -> dict[str, Any]:
 
 
 def create(conn: Connection, args: argparse.Namespace) -> Result:
+    from pathlib import Path
+
+    from spherekit.compute.nodes_create import create_nodes
+
     if args.count < 1:
         raise UsageError(f"--count must be 1 or more, not {args.count}")
     user_data = Path(args.user_data).read_text(encoding="utf-8") if args.user_data else None
-    made = create_nodes(
-        conn.session, args.image, args.count, args.group, size=args.size,
-        user_data=user_data, linked=args.linked, wait_ip=not args.no_wait,
-        timeout=args.timeout, journal=journal(), plan=args.plan,
-    )  # fmt: skip
+    with progress(f"create {args.count} node(s) in {args.group}"):
+        made = create_nodes(
+            conn.session, args.image, args.count, args.group, size=args.size,
+            user_data=user_data, linked=args.linked, wait_ip=not args.no_wait,
+            timeout=args.timeout, journal=journal(), plan=args.plan,
+        )  # fmt: skip
     rows = [node_row(n) for n in made]
     planned = [str(c) for c in made.planned]
     data: dict[str, Any] = {
@@ -75,6 +84,8 @@ def create(conn: Connection, args: argparse.Namespace) -> Result:
 
 
 def ls(conn: Connection, args: argparse.Namespace) -> Result:
+    from spherekit.compute import nodes
+
     rows = [node_row(n) for n in nodes.list_nodes(conn.session, args.group)]
     rows.sort(key=lambda r: (r["group"] or "", r["name"]))
     return Result(rows, table(rows, COLUMNS))
@@ -83,8 +94,11 @@ def ls(conn: Connection, args: argparse.Namespace) -> Result:
 def destroy(conn: Connection, args: argparse.Namespace) -> Result:
     if not args.nodes and not args.group:
         raise UsageError("name nodes (vm-42 ...) or a --group to destroy")
-    d = nodes.destroy_nodes(conn.session, args.nodes or None, group=args.group,
-                            journal=journal(), plan=args.plan)  # fmt: skip
+    from spherekit.compute import nodes
+
+    with progress(f"destroy {args.group or 'nodes'}"):
+        d = nodes.destroy_nodes(conn.session, args.nodes or None, group=args.group,
+                                journal=journal(), plan=args.plan)  # fmt: skip
     data = {
         "destroyed": [r.value for r in d.destroyed],
         "already_gone": [r.value for r in d.already_gone],

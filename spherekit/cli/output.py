@@ -5,13 +5,15 @@ bars on a terminal, and errors as one line with an exit code by class (docs/cli.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import enum
 import json
 import math
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -25,6 +27,7 @@ __all__ = [
     "Result",
     "classify",
     "leaf",
+    "progress",
     "table",
     "to_json",
     "tree",
@@ -147,11 +150,17 @@ def _size(n: float) -> str:
 class Progress:
     """A progress bar on stderr, drawn only when stderr is a terminal.
 
-    ``percent(p)`` for tasks (the server's percentage), ``transfer(done, total)`` for bytes
-    (with rate and ETA). ``finish()`` ends the line.
+    ``task(task, pct, state)`` for tasks (a ``spherekit.task`` progress callback: the
+    server's percentage), ``percent(p)`` for any percentage, ``transfer(done, total)`` for
+    bytes (with rate and ETA). Several tasks waited for together draw one bar, their mean
+    percentage and how many there are; when every task of a step has finished and a new
+    one starts, the finished line stays and a new one begins (so does a switch from a
+    transfer to tasks). ``finish()`` ends the line. Callbacks may come from several threads.
     """
 
     WIDTH = 30
+    #: seconds between redraws (a finished bar is always drawn)
+    INTERVAL = 0.05
 
     def __init__(self, label: str, stream: IO[str] | None = None) -> None:
         self.label = label
@@ -160,46 +169,103 @@ class Progress:
         self.start = time.monotonic()
         self._drawn = False
         self._last = 0.0
+        self._mode = ""
+        self._tasks: dict[str, tuple[float, bool]] = {}  # task -> (percent, finished)
+        self._lock = threading.Lock()
 
     def _bar(self, fraction: float) -> str:
         full = round(fraction * self.WIDTH)
         return "[" + "#" * full + "." * (self.WIDTH - full) + "]"
 
+    def _newline(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+    def _switch(self, mode: str) -> None:
+        if self._mode and mode != self._mode:
+            self._newline()
+            self._tasks.clear()
+        self._mode = mode
+
     def _draw(self, text: str, force: bool = False) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
-        if not force and self._drawn and now - self._last < 0.05:
+        if not force and self._drawn and now - self._last < self.INTERVAL:
             return
         self._last = now
         self.stream.write(f"\r{self.label} {text}\x1b[K")
         self.stream.flush()
         self._drawn = True
 
-    def percent(self, pct: int | float | None, *_: Any) -> None:
+    def _percent(self, pct: float | None, suffix: str = "") -> None:
         p = max(0.0, min(100.0, float(pct or 0)))
-        self._draw(f"{self._bar(p / 100)} {p:3.0f}%", force=p >= 100)
+        self._draw(f"{self._bar(p / 100)} {p:3.0f}%{suffix}", force=p >= 100)
 
-    def task(self, _task: Any, pct: int | None, state: str | None) -> None:
+    def percent(self, pct: int | float | None, *_: Any) -> None:
+        with self._lock:
+            self._switch("percent")
+            self._percent(pct)
+
+    def task(self, task: Any, pct: int | None, state: str | None) -> None:
         """A ``spherekit.task`` progress callback."""
-        self.percent(100 if state == "success" else pct)
+        if not self.enabled:
+            return
+        key = str(getattr(task, "value", task))
+        with self._lock:
+            self._switch("task")
+            if key not in self._tasks and self._tasks and all(d for _, d in self._tasks.values()):
+                self._newline()  # the previous step is done: keep its line, start the next
+                self._tasks.clear()
+            before = self._tasks.get(key, (0.0, False))[0]
+            finished = state in ("success", "error")
+            now = 100.0 if state == "success" else float(pct) if pct is not None else before
+            self._tasks[key] = (now, finished)
+            mean = sum(p for p, _ in self._tasks.values()) / len(self._tasks)
+            n = len(self._tasks)
+            self._percent(mean, f" ({n} tasks)" if n > 1 else "")
 
     def transfer(self, done: int, total: int | None) -> None:
-        elapsed = max(time.monotonic() - self.start, 1e-6)
-        rate = done / elapsed
-        if total:
-            left = (total - done) / rate if rate > 0 else math.inf
-            eta = "--:--" if math.isinf(left) else f"{int(left) // 60:02d}:{int(left) % 60:02d}"
-            text = (f"{self._bar(done / total)} {_size(done)}/{_size(total)} "
-                    f"{_size(rate)}/s ETA {eta}")  # fmt: skip
-        else:
-            text = f"{_size(done)} {_size(rate)}/s"
-        self._draw(text, force=bool(total) and done >= (total or 0))
+        with self._lock:
+            self._switch("transfer")
+            elapsed = max(time.monotonic() - self.start, 1e-6)
+            rate = done / elapsed
+            if total:
+                left = (total - done) / rate if rate > 0 else math.inf
+                eta = "--:--" if math.isinf(left) else f"{int(left) // 60:02d}:{int(left) % 60:02d}"
+                text = (f"{self._bar(done / total)} {_size(done)}/{_size(total)} "
+                        f"{_size(rate)}/s ETA {eta}")  # fmt: skip
+            else:
+                text = f"{_size(done)} {_size(rate)}/s"
+            self._draw(text, force=bool(total) and done >= (total or 0))
 
     def finish(self) -> None:
-        if self.enabled and self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
+        with self._lock:
+            if self.enabled:
+                self._newline()
+
+
+@contextlib.contextmanager
+def progress(label: str, stream: IO[str] | None = None) -> Iterator[Progress]:
+    """A :class:`Progress` for one command: every compute operation run inside draws the
+    server's task percentage on it (only on a terminal); the line is ended on the way out.
+
+    ``with progress("power on web-1"): power.power_on(...)``
+    """
+    bar = Progress(label, stream)
+    if not bar.enabled:  # a pipe: nothing to draw, nothing to wire
+        yield bar
+        return
+    from spherekit.compute.ops import default_progress
+
+    token = default_progress.set(bar.task)
+    try:
+        yield bar
+    finally:
+        default_progress.reset(token)
+        bar.finish()
 
 
 # -- errors --------------------------------------------------------------------------------------
@@ -208,7 +274,7 @@ _NOT_FOUND = ("NotFound", "ManagedObjectNotFound", "ImageNotFound", "NodeNotFoun
               "SnapshotNotFound", "PathNotFound", "FileNotFound")  # fmt: skip
 _PERMISSION = ("NoPermission", "InvalidLogin", "NotAuthenticated", "GuestLoginFailed")
 _CONFLICT = ("DuplicateName", "InvalidPowerState", "InvalidState", "TaskInProgress",
-             "FileAlreadyExists", "LabLocked")  # fmt: skip
+             "FileAlreadyExists", "LabLocked", "NameTaken")  # fmt: skip
 _HINTS = {
     "usage": "see --help",
     "not found": "check the name or path (spherekit ls / spherekit find)",

@@ -1,14 +1,19 @@
-"""``spherekit snapshot create|tree|revert|rm``: VM snapshots, named by name or moref."""
+"""``spherekit snapshot create|tree|revert|rm``: VM snapshots, named by name or moref.
+
+Writes draw the server's task percentage on a terminal.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spherekit.cli.output import Result, leaf, tree
+from spherekit.cli.output import Result, leaf, progress, tree
 from spherekit.cli.target import Connection, journal
 from spherekit.cli.vm import vm_arg
-from spherekit.compute import snapshots
+
+if TYPE_CHECKING:
+    from spherekit.compute.snapshots import Snapshot, SnapshotResult
 
 __all__ = ["add"]
 
@@ -40,26 +45,32 @@ def add(sub: Any) -> None:
     v.set_defaults(handler=rm)
 
 
-def _data(r: snapshots.SnapshotResult) -> dict[str, Any]:
+def _data(r: SnapshotResult) -> dict[str, Any]:
     return {"vm": r.vm.value, "action": r.action,
             "snapshot": r.snapshot.value if r.snapshot else None, "changed": r.changed,
             "planned": [str(c) for c in r.planned]}  # fmt: skip
 
 
 def create(conn: Connection, args: argparse.Namespace) -> Result:
-    r = snapshots.create(conn.session, vm_arg(conn, args.vm), journal(), args.name,
-                         description=args.description, memory=args.memory,
-                         quiesce=args.quiesce, plan=args.plan)  # fmt: skip
+    from spherekit.compute import snapshots
+
+    ref = vm_arg(conn, args.vm)
+    with progress(f"snapshot {args.vm}"):
+        r = snapshots.create(conn.session, ref, journal(), args.name,
+                             description=args.description, memory=args.memory,
+                             quiesce=args.quiesce, plan=args.plan)  # fmt: skip
     return Result(_data(r), str(r))
 
 
-def _snap(s: snapshots.Snapshot) -> dict[str, Any]:
+def _snap(s: Snapshot) -> dict[str, Any]:
     return {"name": s.name, "id": s.id, "moref": s.ref.value, "description": s.description,
             "created": s.created, "state": s.state, "quiesced": s.quiesced,
             "current": s.current, "children": [_snap(c) for c in s.children]}  # fmt: skip
 
 
 def tree_cmd(conn: Connection, args: argparse.Namespace) -> Result:
+    from spherekit.compute import snapshots
+
     t = snapshots.tree(conn.session, vm_arg(conn, args.vm))
     roots = [_snap(s) for s in t.roots]
     data = {"vm": t.vm.value, "current": t.current.name if t.current else None, "roots": roots}
@@ -75,12 +86,19 @@ def tree_cmd(conn: Connection, args: argparse.Namespace) -> Result:
 
 
 def revert(conn: Connection, args: argparse.Namespace) -> Result:
-    r = snapshots.revert(conn.session, vm_arg(conn, args.vm), journal(), args.name,
-                         plan=args.plan)  # fmt: skip
+    from spherekit.compute import snapshots
+
+    ref = vm_arg(conn, args.vm)
+    with progress(f"revert {args.vm}"):
+        r = snapshots.revert(conn.session, ref, journal(), args.name, plan=args.plan)
     return Result(_data(r), str(r))
 
 
 def rm(conn: Connection, args: argparse.Namespace) -> Result:
-    r = snapshots.remove(conn.session, vm_arg(conn, args.vm), journal(), args.name,
-                         children=args.children, plan=args.plan)  # fmt: skip
+    from spherekit.compute import snapshots
+
+    ref = vm_arg(conn, args.vm)
+    with progress(f"remove snapshot {args.name}"):
+        r = snapshots.remove(conn.session, ref, journal(), args.name,
+                             children=args.children, plan=args.plan)  # fmt: skip
     return Result(_data(r), str(r))
