@@ -279,17 +279,18 @@ def _fold(
 def _guest_done(
     values: dict[str, Any], customization: bool, events: CustomizationEvents | None, ref: MoRef
 ) -> tuple[str | None, str | None] | None:
-    """``(ip, error)`` once the VM is done, else None. A final ``customizationInfo`` status
-    decides; without one, a customization event does."""
+    """``(ip, error)`` once the VM is done, else None. Where the guest reports
+    ``customizationInfo``, its status decides (the events and the property can reach the
+    client in either order); where it reports none, the customization events do."""
     ip = usable_ip(values.get("guest.net"), values.get("guest.ipAddress"))
     if not customization:
         return (ip, None) if ip else None
     info = values.get("guest.customizationInfo")
-    status = _state(getattr(info, "customizationStatus", None))
-    if status == _FAILED:
-        return (ip, getattr(info, "errorMsg", None) or "customization failed")
-    if status == _SUCCEEDED:
-        return (ip, None) if ip else None
+    if info is not None:
+        status = _state(info.customizationStatus)
+        if status == _FAILED:
+            return (ip, info.errorMsg or "customization failed")
+        return (ip, None) if ip and status == _SUCCEEDED else None
     outcome = events.outcomes.get(ref) if events is not None else None
     if outcome is not None and not outcome.ok:
         return (ip, outcome.message)
