@@ -153,6 +153,9 @@ def add(sub: Any) -> None:
                        ("plan", "the writes apply would make, writing nothing")]:  # fmt: skip
         v = leaf(sverbs, name, text)
         v.add_argument("file", help="a YAML or JSON document (spherekit vm spec dump)")
+        v.add_argument("--prune", action="store_true",
+                       help="remove disks the VM has but the document does not list "
+                       "(destroys their data; without it such a document is refused)")  # fmt: skip
         v.set_defaults(handler=spec_apply, plan=name == "plan")
 
 
@@ -270,10 +273,10 @@ def spec_apply(conn: Connection, args: argparse.Namespace) -> Result:
 
     doc = spec.load(Path(args.file).read_text(encoding="utf-8"))
     if args.plan:
-        r = spec.plan(conn.session, doc)
+        r = spec.plan(conn.session, doc, prune=args.prune)
     else:
         with progress(f"apply {args.file}"):
-            r = spec.apply(conn.session, doc, journal())
+            r = spec.apply(conn.session, doc, journal(), prune=args.prune)
     data = {
         "name": r.name, "action": r.action, "vm": r.vm.value if r.vm else None,
         "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in r.changes],

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from spherekit.compute.journal import Journal
+from spherekit.compute.nodes import destroy_vm
 from spherekit.compute.ops import Operation, PlannedCall
 from spherekit.compute.spec_devices import Devices, build_create_devices
 from spherekit.compute.spec_doc import REDACTED, SpecError, VmDoc, parse, portable_key
@@ -174,7 +175,8 @@ def _create(doc: VmDoc, where: Resolved) -> tuple[Result, Writer]:
             where.folder, "CreateVM_Task", config=spec, pool=where.pool, host=where.host
         )
         result.vm = vm
-        op.on_undo(f"destroy the new VM {doc.name!r}", lambda: op.write(vm, "Destroy_Task"))
+        # powered off first: the undo may come after the power-on below
+        op.on_undo(f"destroy the new VM {doc.name!r}", lambda: destroy_vm(op, vm))
         if doc.powerState in ("poweredOn", "suspended"):
             op.write(vm, "PowerOnVM_Task")
         if doc.powerState == "suspended":

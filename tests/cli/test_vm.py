@@ -218,3 +218,20 @@ def test_vm_module_imports_no_compute_layer(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout.replace("'", '"')) == []
+
+
+def test_spec_apply_removes_unlisted_disks_only_with_prune(cli: Run, tmp_path: Path) -> None:
+    assert cli("vm", "create", "pr", "--disk", "1", "--json").returncode == 0
+    doc = _dump(cli, "pr")
+    assert len(doc["disks"]) == 1
+    doc["disks"] = []
+    path = tmp_path / "pr.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    _refused(cli("vm", "spec", "apply", str(path)), 2, "prune")  # data is never lost silently
+    assert len(_dump(cli, "pr")["disks"]) == 1
+    planned = as_json(cli("vm", "spec", "plan", str(path), "--prune", "--json"))
+    assert any("ReconfigVM_Task" in c for c in planned["calls"])
+    assert len(_dump(cli, "pr")["disks"]) == 1  # a plan writes nothing
+    done = as_json(cli("vm", "spec", "apply", str(path), "--prune", "--json"))
+    assert done["action"] == "reconcile"
+    assert _dump(cli, "pr")["disks"] == []

@@ -313,6 +313,22 @@ def test_failed_power_on_after_create_destroys_the_new_vm(
     ]  # fmt: skip
 
 
+def test_a_failure_after_power_on_powers_the_new_vm_off_and_destroys_it(
+    sim: Simulator, session: Session, journal: Journal
+) -> None:
+    before = _names(session)
+    doc = _new_doc(session, "doomed-on")
+    doc["powerState"] = "suspended"
+    sim.control.add_fault({"method": "SuspendVM_Task", "stage": "task", "fault": "InvalidState"})
+    with pytest.raises(OperationFailed) as caught:
+        spec.apply(session, doc, journal)
+    assert "undone: destroy the new VM 'doomed-on'" in str(caught.value)
+    assert _names(session) == before
+    assert [e.method for e in journal.entries() if e.method.endswith("_Task")][-2:] == [
+        "PowerOffVM_Task", "Destroy_Task",
+    ]  # fmt: skip
+
+
 def test_a_name_taken_by_a_folder_is_a_collision(session: Session, journal: Journal) -> None:
     session.call(find.by_path(session, "/DC0/vm"), "CreateFolder", name="taken")
     doc = _new_doc(session, "taken")
