@@ -216,6 +216,16 @@ def relocate_vm(
     for attr in ("service", "transform", "deviceChange", "profile", "cryptoSpec"):
         if getattr(spec, attr) is not None:
             raise faults.not_supported(f"spec.{attr} is not implemented by spherekit.sim")
+    config = ctx.registry.props(this).get("config")
+    disk_keys = {
+        dev.key for dev in (config.hardware.device or []) if isinstance(dev, d.VirtualDisk)
+    }
+    for locator in spec.disk or []:
+        visible(ctx, locator.datastore)
+        if locator.diskId not in disk_keys:
+            raise faults.invalid_argument(
+                "spec.disk.diskId", f"the virtual machine has no disk with key {locator.diskId}"
+            )
 
     def work(chain: int) -> None:
         reg = ctx.registry

@@ -497,6 +497,25 @@ def test_relocate_moves_files_and_host(sim_factory: SimFactory) -> None:
     assert any(m[0] == "VmBeingRelocatedEvent" for m in messages(sim, start))
 
 
+def test_relocate_refuses_a_disk_locator_for_no_disk(sim_factory: SimFactory) -> None:
+    sim = sim_factory(VpxModel(datastores=2), seed=1)
+    s = sim.connect()
+    vm = find.by_path(s, VM0)
+    ds1 = find.by_path(s, "DC0/datastore/LocalDS_1")
+    spec = d.VirtualMachineRelocateSpec(
+        disk=[d.VirtualMachineRelocateSpecDiskLocator(diskId=999, datastore=ds1)]
+    )
+    with pytest.raises(faults.InvalidArgument) as caught:
+        s.call(vm, "RelocateVM_Task", spec=spec)
+    assert caught.value.invalidProperty == "spec.disk.diskId"
+    gone = d.VirtualMachineRelocateSpec(
+        disk=[d.VirtualMachineRelocateSpecDiskLocator(
+            diskId=2000, datastore=MoRef("Datastore", "datastore-404"))]
+    )  # fmt: skip
+    with pytest.raises(faults.ManagedObjectNotFound):
+        s.call(vm, "RelocateVM_Task", spec=gone)
+
+
 def test_migrate_and_compatibility(sim_factory: SimFactory) -> None:
     sim = sim_factory(VpxModel(datacenters=2), seed=1)
     s = sim.connect()
