@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -165,6 +164,8 @@ class SessionCache:
         if not entries:
             self.path.unlink(missing_ok=True)
             return
+        import tempfile
+
         doc: dict[str, Any] = {"version": VERSION, "sessions": [asdict(e) for e in entries]}
         # mkstemp creates the file with mode 0600, before anything is written to it
         fd, tmp = tempfile.mkstemp(prefix=".sessions-", dir=self.path.parent)

@@ -261,8 +261,8 @@ class Connection:
     By default a session of the session cache is reused (``reused``), else one is logged
     in with the password. ``login=True`` ignores the cache and logs in (``session login``);
     ``resume=ENTRY`` presents that cached session only and raises ``NotAuthenticated`` if
-    the server has ended it. ``keep`` True leaves the session logged in on :meth:`close`
-    (a cached session); otherwise close logs out.
+    the server has ended it. :meth:`close` leaves a session of the cache (``cached``) logged
+    in, for the next command, and logs any other out.
     """
 
     def __init__(

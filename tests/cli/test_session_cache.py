@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
 from pathlib import Path
 
 import pytest
 
 import spherekit
+from spherekit.cli.session_cache import Entry, SessionCache, split_url
 from spherekit.sim import Simulator
 from tests.cli.conftest import Run, as_json
 
@@ -265,3 +267,28 @@ def test_session_help_lists_the_verbs(cli: Run) -> None:
     assert p.returncode == 0
     for verb in ("login", "logout", "whoami"):
         assert verb in p.stdout
+
+
+def test_cache_keys_ignore_credentials_and_case() -> None:
+    origin, key, user, password = split_url("HTTPS://bob%40corp:p%3Ass@VC.Example.com:8443", None)
+    assert origin == "https://VC.Example.com:8443"
+    assert key == "https://vc.example.com:8443/sdk"
+    assert (user, password) == ("bob@corp", "p:ss")
+    assert split_url("https://u:p@vc/sdk/", "alice")[1:3] == ("https://vc/sdk", "alice")
+
+
+def test_concurrent_writers_lose_no_entry(tmp_path: Path) -> None:
+    cache = SessionCache(tmp_path / "c" / "sessions.json")
+
+    def put(i: int) -> None:
+        cache.put(Entry.new("https://vc/sdk", f"user{i}", f"vmware_soap_session={i}"))
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(e.user for e in cache.entries()) == sorted(f"user{i}" for i in range(16))
+    assert stat.S_IMODE(cache.path.stat().st_mode) == 0o600
+    assert "vmware_soap_session=3" not in repr(cache.find("https://vc/sdk", "user3"))
+    assert cache.remove("https://vc/sdk", "user3") and not cache.remove("https://vc/sdk", "user3")
