@@ -59,7 +59,7 @@ class PlannedCall:
 @dataclass
 class UndoStep:
     description: str
-    fn: Callable[[], None]
+    fn: Callable[[], object]
     outcome: str = "pending"
 
 
@@ -229,7 +229,7 @@ class Operation:
 
     # -- undo -------------------------------------------------------------------------
 
-    def on_undo(self, description: str, fn: Callable[[], None]) -> None:
+    def on_undo(self, description: str, fn: Callable[[], object]) -> None:
         """Register how to undo a step that succeeded (run if the operation fails)."""
         if not self.plan:
             with self._lock:

@@ -216,10 +216,8 @@ def relocate_vm(
     for attr in ("service", "transform", "deviceChange", "profile", "cryptoSpec"):
         if getattr(spec, attr) is not None:
             raise faults.not_supported(f"spec.{attr} is not implemented by spherekit.sim")
-    config = ctx.registry.props(this).get("config")
-    disk_keys = {
-        dev.key for dev in (config.hardware.device or []) if isinstance(dev, d.VirtualDisk)
-    }
+    devices = ctx.registry.props(this)["config"].hardware.device or []
+    disk_keys = {dev.key for dev in devices if isinstance(dev, d.VirtualDisk)}
     for locator in spec.disk or []:
         visible(ctx, locator.datastore)
         if locator.diskId not in disk_keys:
