@@ -25,7 +25,7 @@ def about(conn: Connection, args: argparse.Namespace) -> Result:
         "api_type": a.apiType,
         "api_version": a.apiVersion,
         "instance_uuid": a.instanceUuid,
-        "target": "lab" if conn.lab is not None else conn.target.url,
+        "target": "lab" if conn.key is None else conn.key[0],  # never the URL's password
         "lab": str(conn.lab) if conn.lab is not None else None,
     }
     rows = [{"k": k, "v": v} for k, v in data.items()]

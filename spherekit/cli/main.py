@@ -17,9 +17,10 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from spherekit.cli.target import Connection, add_flags
+from spherekit.sim.command import OneLineParser
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -52,16 +53,6 @@ NOUNS: dict[str, tuple[str, str]] = {
     "session": ("session", "the session: login, logout, whoami"),
     "sim": ("sim", "the vCenter simulator: serve it, reset it, inject faults"),
 }
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr and exit status 2.
-
-    (The simulator's command has its own; importing it would import the simulator.)
-    """
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def load(noun: str) -> ModuleType:

@@ -24,8 +24,6 @@ from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from spherekit.errors import SpherekitError
-from spherekit.sim.simulator import Simulator
-from spherekit.sim.vpx import VpxModel
 
 __all__ = ["OneLineParser", "add_commands", "main", "run"]
 
@@ -108,6 +106,8 @@ def add_commands(sub: Any) -> None:
         help="address to listen on; port 0 picks a free port (default 127.0.0.1:0)",
     )
     s.add_argument("--no-tls", action="store_true", help="serve plain HTTP instead of HTTPS")
+    from spherekit.sim.vpx import VpxModel  # (here: the CLI imports this module for its parser)
+
     m = VpxModel()
     for flag, attr, text in [
         ("--datacenters", "datacenters", "datacenters"),
@@ -219,6 +219,9 @@ def add_commands(sub: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from spherekit.sim.simulator import Simulator
+    from spherekit.sim.vpx import VpxModel
+
     host, port = args.listen
     model = VpxModel(
         datacenters=args.datacenters,

@@ -18,15 +18,17 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 from urllib.parse import quote
 
 from spherekit.sim.backend import Backend, Settings
 from spherekit.sim.control import Control
 from spherekit.sim.inprocess import InProcessTransport
-from spherekit.sim.server import SimServer
-from spherekit.sim.tls import Certificate, make_certificate
 from spherekit.sim.vpx import VpxModel
+
+if TYPE_CHECKING:  # the HTTPS server (uvicorn) and certificates load when served
+    from spherekit.sim.server import SimServer
+    from spherekit.sim.tls import Certificate
 
 __all__ = ["Simulator"]
 
@@ -88,7 +90,11 @@ class Simulator:
         if self._server is not None:
             return self.url
         if self._tls:
+            from spherekit.sim.tls import make_certificate
+
             self.certificate = make_certificate(self._host)
+        from spherekit.sim.server import SimServer
+
         server = SimServer(self.backend, self._host, self._port, self.certificate)
         server.start()
         self._server = server

@@ -20,6 +20,11 @@ def test_served_about_and_vm_ls(cli: Run, served: Simulator) -> None:
     assert "local lab" not in p.stderr
     rows = as_json(cli(*_flags(served), "--json", "vm", "ls"))
     assert "DC0_H0_VM0" in {r["name"] for r in rows}
+    # credentials in the URL: shown without the password
+    with_password = served.sdk_url.replace("://", f"://{served.user}:{served.password}@")
+    p = cli("--url", with_password, "--thumbprint", served.thumbprint or "", "about", "--json")
+    assert as_json(p)["target"] == served.sdk_url
+    assert served.password not in p.stdout + p.stderr
 
 
 def test_environment_and_profile(cli: Run, served: Simulator, env: dict[str, str]) -> None:
