@@ -67,7 +67,27 @@ class ConnectError(TransportError):
 
 
 class TLSError(ConnectError):
-    """The server's certificate was not accepted."""
+    """The server's certificate was not accepted.
+
+    ``problem`` says what was wrong, without the advice the message adds in Python terms
+    (``thumbprint=...``), so a command line can give its own; ``presented`` is the SHA-256
+    thumbprint of the certificate the server presented, when known; ``mismatch`` is True
+    when it differs from a pinned one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        problem: str | None = None,
+        presented: str | None = None,
+        mismatch: bool = False,
+    ) -> None:
+        super().__init__(message, method=method)
+        self.problem = problem or message
+        self.presented = presented
+        self.mismatch = mismatch
 
 
 class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001 - is-a builtin TimeoutError

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
-from spherekit.errors import SpherekitError
+from spherekit.errors import SpherekitError, TLSError
 
 __all__ = ["OneLineParser", "add_commands", "main", "run"]
 
@@ -357,6 +357,13 @@ def run(args: argparse.Namespace, prog: str) -> int:
     """Run a parsed ``sim`` command; errors are one line on stderr (exit status 1)."""
     try:
         code: int = args.run(args)
+    except TLSError as exc:  # the fix in this command's flags, not in Python terms
+        pin = f"--thumbprint {exc.presented}" if exc.presented else "--thumbprint <its SHA-256>"
+        fix = "if its certificate was replaced on purpose" if exc.mismatch else (
+            "if you trust this server")  # fmt: skip
+        print(f"{prog}: error: {exc.problem}; {fix}, pass {pin} (or --ca-file FILE, or "
+              "--insecure)", file=sys.stderr)  # fmt: skip
+        return 1
     except (SpherekitError, ValueError, OSError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1

@@ -75,22 +75,32 @@ def map_exception(
     if isinstance(exc, httpx.ConnectError):
         for e in _chain(exc):
             if isinstance(e, PinMismatchError):
-                return TLSError(
+                problem = (
                     f"the certificate of {where} does not match the pinned thumbprint: "
-                    f"expected {e.expected}, the server presented {e.actual}. If the server's "
-                    "certificate was replaced on purpose, pin the new thumbprint; otherwise "
-                    "someone may be intercepting the connection",
+                    f"expected {e.expected}, the server presented {e.actual}"
+                )
+                return TLSError(
+                    f"{problem}. If the server's certificate was replaced on purpose, pin the "
+                    "new thumbprint; otherwise someone may be intercepting the connection",
                     method=method,
+                    problem=problem,
+                    presented=e.actual,
+                    mismatch=True,
                 )
             if isinstance(e, ssl.SSLCertVerificationError):
                 actual = thumbprint_of_server() if thumbprint_of_server else None
                 pin = f"thumbprint='{actual}'" if actual else "thumbprint='<its SHA-256>'"
-                return TLSError(
+                problem = (
                     f"the TLS certificate of {where} was not accepted "
-                    f"({e.verify_message or e.reason or e}). If you trust this server, pass "
-                    f"{pin} to pin this certificate, ca_file=... to trust its CA, or "
-                    "insecure=True (not recommended: no protection against interception)",
+                    f"({e.verify_message or e.reason or e})"
+                )
+                return TLSError(
+                    f"{problem}. If you trust this server, pass {pin} to pin this "
+                    "certificate, ca_file=... to trust its CA, or insecure=True (not "
+                    "recommended: no protection against interception)",
                     method=method,
+                    problem=problem,
+                    presented=actual,
                 )
             if isinstance(e, ssl.SSLError):
                 return TLSError(

@@ -57,7 +57,13 @@ def test_wrong_certificate_exits_7(cli: Run, served: Simulator) -> None:
     assert p.returncode == 7 and len(p.stderr.strip().splitlines()) == 1
     assert "--thumbprint" in p.stderr
     p = cli("--url", served.url, "about")  # not pinned: the system CAs do not know it
-    assert p.returncode == 7
+    assert p.returncode == 7 and len(p.stderr.strip().splitlines()) == 1
+    # the fix in this command's flags, with the certificate's own thumbprint to pin
+    assert f"--thumbprint {served.thumbprint}" in p.stderr
+    assert "thumbprint=" not in p.stderr and "insecure=True" not in p.stderr
+    p = cli("sim", "fault", "list", "--url", served.url)
+    assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1
+    assert f"--thumbprint {served.thumbprint}" in p.stderr and "insecure=True" not in p.stderr
 
 
 def test_unreachable_host_exits_7(cli: Run) -> None:
