@@ -411,15 +411,20 @@ def serve(backend: Backend, request: HttpRequest) -> HttpResponse:
         ds, rel = parse_ds_path(t.file_name)
     # the bytes are written outside the lock (a large upload must not stall every call)
     storage = backend.storage
+    # the upload is the whole (stream-optimized) disk: it replaces the descriptor and the
+    # sparse extent ImportVApp made, which go first, so the disk is stored as a new file
+    # rather than renamed over the old one (ext4 flushes a file renamed over another: tens
+    # of milliseconds per 100 MB that the client would wait for)
+    flat = rel.removesuffix(".vmdk") + "-flat.vmdk"
+    for old in (rel, flat):
+        if storage.exists(ds, old):
+            storage.delete(ds, old)
     # the manifest's checksums are computed when a client asks for them (GetManifest):
     # most importers never do, and hashing gigabytes would slow every upload
     if request.stream is not None:
         storage.write_stream(ds, rel, request.stream)
     else:
         storage.write(ds, rel, request.body)
-    flat = rel.removesuffix(".vmdk") + "-flat.vmdk"
-    if storage.exists(ds, flat):
-        storage.delete(ds, flat)  # the upload is the whole (stream-optimized) disk
     size = storage.path(ds, rel).stat().st_size
     with reg.lock:
         t.sha1 = t.sha256 = None
