@@ -40,7 +40,14 @@ from typing import TYPE_CHECKING
 from spherekit.compute.images import Image, find_image
 from spherekit.compute.journal import Journal
 from spherekit.compute.ops import Operation, PlannedCall
-from spherekit.compute.placement import Placement, PlacementSpec, Target, read_inventory, resolve
+from spherekit.compute.placement import (
+    Inventory,
+    Placement,
+    PlacementSpec,
+    Target,
+    read_inventory,
+    resolve,
+)
 from spherekit.errors import UsageError
 from spherekit.property import fetch
 from spherekit.schema.base import ManagedObject, MoRef
@@ -86,6 +93,15 @@ def _lock(session: Session, datacenter: MoRef, name: str) -> threading.Lock:
     key = (server, datacenter.value, name)
     with _LOCKS_LOCK:
         return _LOCKS.setdefault(key, threading.Lock())
+
+
+def _networks(inventory: Inventory, datacenter: MoRef) -> dict[MoRef, str]:
+    """The datacenter's networks (name by reference), from the placement inventory."""
+    return {
+        ref: inventory.name(ref)
+        for ref in inventory.of("Network")
+        if inventory.datacenter_of(ref) == datacenter
+    }
 
 
 def _existing(session: Session, datacenter: MoRef, name: str) -> tuple[MoRef, bool] | None:
@@ -146,7 +162,8 @@ def import_image(
             raise UsageError(f"image name {chosen!r} must have 1 to {MAX_NAME} characters")
         spec = PlacementSpec(datacenter=datacenter, cluster=cluster, host=host, pool=pool,
                              datastore=datastore, folder=folder)  # fmt: skip
-        where = resolve(read_inventory(session), spec)
+        inventory = read_inventory(session)
+        where = resolve(inventory, spec)
         with _lock(session, where.datacenter, chosen):
             found = _existing(session, where.datacenter, chosen)
             if found is not None:
@@ -164,6 +181,7 @@ def import_image(
                 session, package, name=chosen, datacenter=where.datacenter, pool=where.pool,
                 datastore=where.datastore, host=where.host, network_mapping=network_mapping,
                 ovf_networks=summary.networks,
+                networks=_networks(inventory, where.datacenter),
             )  # fmt: skip
             with Operation(session, journal, f"import image {chosen}", plan=plan) as op:
                 done = import_package(

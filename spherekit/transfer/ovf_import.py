@@ -141,8 +141,13 @@ def map_networks(
     datacenter: MoRef,
     ovf_networks: Sequence[str],
     mapping: Mapping[str, str | MoRef] | None,
+    networks: Mapping[MoRef, str] | None = None,
 ) -> list[Any]:
-    """``OvfNetworkMapping``s for every OVF network (UsageError for one that has no match)."""
+    """``OvfNetworkMapping``s for every OVF network (UsageError for one that has no match).
+
+    ``networks`` are the datacenter's networks (name by reference) when the caller has read
+    them already (the placement inventory has); else they are read here, if the OVF has any.
+    """
     from spherekit.schema.vim25.data import OvfNetworkMapping
 
     mapping = dict(mapping or {})
@@ -152,10 +157,14 @@ def map_networks(
             f"network_mapping names {', '.join(map(repr, unknown))}, which the OVF does not "
             f"use (its networks: {', '.join(map(repr, ovf_networks)) or 'none'})"
         )
-    rows = prop.fetch(session, "Network", ["name"], root=datacenter)
+    if not ovf_networks:
+        return []
+    if networks is None:
+        rows = prop.fetch(session, "Network", ["name"], root=datacenter)
+        networks = {ref: str(values.get("name", "")) for ref, values in rows}
     by_name: dict[str, MoRef] = {}
-    for ref, values in rows:
-        by_name.setdefault(values.get("name", ""), ref)
+    for ref, net_name in networks.items():
+        by_name.setdefault(net_name, ref)
     out = []
     for net in ovf_networks:
         want = mapping.get(net, net)
@@ -203,12 +212,14 @@ def prepare(
     host: MoRef | None = None,
     network_mapping: Mapping[str, str | MoRef] | None = None,
     ovf_networks: Sequence[str] = (),
+    networks: Mapping[MoRef, str] | None = None,
 ) -> Prepared:
     """Map networks, ``CreateImportSpec``, check the package has every file: reads only,
-    so every problem is an error (UsageError) before anything is written."""
+    so every problem is an error (UsageError) before anything is written. ``networks``:
+    see :func:`map_networks`."""
     from spherekit.schema.vim25.data import OvfCreateImportSpecParams
 
-    networks = map_networks(session, datacenter, ovf_networks, network_mapping)
+    mapped = map_networks(session, datacenter, ovf_networks, network_mapping, networks)
     mgr = session.content.ovfManager
     assert mgr is not None  # describe() checked it
     result = session.call(
@@ -216,7 +227,7 @@ def prepare(
         resourcePool=pool, datastore=datastore,
         cisp=OvfCreateImportSpecParams(
             locale="", deploymentOption="", entityName=name, hostSystem=host,
-            networkMapping=networks or None,
+            networkMapping=mapped or None,
         ),
     )  # fmt: skip
     errors = _messages(result.error)
