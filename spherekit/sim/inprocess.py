@@ -7,19 +7,17 @@ against a server, through the same HTTP routing, SOAP dispatch and codec.
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
-
 from spherekit.errors import TransportError, UsageError
 from spherekit.sim import http
 from spherekit.sim.backend import Backend
 from spherekit.sim.faultrules import DropConnection
+from spherekit.wire.messages import Closing
 from spherekit.wire.transport import Request, Response
 
 __all__ = ["InProcessTransport"]
 
 
-class InProcessTransport:
+class InProcessTransport(Closing):
     """Answers requests from a :class:`~spherekit.sim.backend.Backend` in the calling thread."""
 
     def __init__(self, backend: Backend) -> None:
@@ -51,14 +49,3 @@ class InProcessTransport:
 
     def close(self) -> None:
         self.closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

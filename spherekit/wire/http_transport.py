@@ -11,8 +11,6 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,7 +18,7 @@ import httpx
 from spherekit import errors
 from spherekit.errors import ProtocolError, UsageError
 from spherekit.wire.errormap import map_exception
-from spherekit.wire.messages import USER_AGENT, Request, Response, header
+from spherekit.wire.messages import USER_AGENT, Closing, Request, Response, header
 from spherekit.wire.pool import PoolTransport
 from spherekit.wire.tls import fetch_server_thumbprint, ssl_context
 from spherekit.wire.wirelog import WireLog
@@ -100,7 +98,7 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
         return False
 
 
-class HttpTransport:
+class HttpTransport(Closing):
     """HTTP(S) transport over a pooled, thread-safe ``httpx.Client``.
 
     TLS: verified against the system CAs by default; ``ca_file`` (a PEM file or a directory)
@@ -317,14 +315,3 @@ class HttpTransport:
         """Close pooled connections. Idempotent."""
         self._closed = True
         self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 import httpx
 
@@ -54,6 +55,24 @@ class Transport(Protocol):
     def send(self, request: Request, *, timeout: float | None = None) -> Response: ...
 
     def close(self) -> None: ...
+
+
+class Closing:
+    """``with transport:`` closes it on the way out (for the transports' classes)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from types import TracebackType
-from typing import Self
 
 import httpx
 
 from spherekit import errors
 from spherekit.errors import UsageError
 from spherekit.wire.errormap import map_exception
-from spherekit.wire.messages import Request, Response
+from spherekit.wire.messages import Closing, Request, Response
 
 __all__ = ["MockTransport"]
 
 
-class MockTransport:
+class MockTransport(Closing):
     """Answers every request with ``handler(request)``; records requests and timeouts.
 
     The handler may raise spherekit errors (passed through as they are) or httpx/OS errors
@@ -47,14 +45,3 @@ class MockTransport:
 
     def close(self) -> None:
         self.closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
