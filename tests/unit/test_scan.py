@@ -301,3 +301,12 @@ def test_mutated_answers_never_read_differently(seed: int) -> None:
         compared += 1
     # enough damaged documents stay readable, and the scanner itself reads them
     assert compared > 100 and by_scanner > 100
+
+
+@pytest.mark.parametrize("base", range(len(BASES)))
+def test_every_truncation_is_declined(base: int) -> None:
+    """An answer cut short anywhere (a dropped connection, a size limit) is never read."""
+    assert prop_mod._scan is not None
+    data = BASES[base]
+    for end in range(len(data)):
+        assert prop_mod._scan.scan(data[:end], codec.TEXT_DECODERS, MoRef) is None, end
