@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -89,3 +90,19 @@ def environment() -> dict[str, Any]:
 def write_json(path: Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def add_json_flag(parser: argparse.ArgumentParser, name: str) -> None:
+    """``--json PATH``: where a benchmark writes its record (``-`` for nowhere)."""
+    parser.add_argument(
+        "--json", type=Path, default=RESULTS / f"{name}.json",
+        help=f"where to write the results (default benchmarks/results/{name}.json; "
+        "'-' for nowhere)",
+    )  # fmt: skip
+
+
+def save(path: Path, record: dict[str, Any]) -> None:
+    """Write ``record`` where ``--json`` says, and say so (``-``: nowhere)."""
+    if str(path) != "-":
+        write_json(path, record)
+        print(f"\nwritten to {path}")

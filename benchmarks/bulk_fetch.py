@@ -51,14 +51,13 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 from lxml import etree
 
 import spherekit
-from benchmarks._report import RESULTS, environment, summary, table, write_json
+from benchmarks._report import add_json_flag, environment, save, summary, table
 from spherekit import property as sk_property
 from spherekit.schema.base import MoRef
 from spherekit.session import Session
@@ -657,18 +656,12 @@ def main(argv: list[str] | None = None) -> int:
         "--no-pin", action="store_true",
         help="do not pin vcsim and the clients to separate CPUs",
     )  # fmt: skip
-    parser.add_argument(
-        "--json", type=Path, default=RESULTS / "bulk_fetch.json",
-        help="where to write the results (default benchmarks/results/bulk_fetch.json; "
-        "'-' for nowhere)",
-    )  # fmt: skip
+    add_json_flag(parser, "bulk_fetch")
     args = parser.parse_args(argv)
     record = run(args)
     print()
     print(report(record))
-    if str(args.json) != "-":
-        write_json(args.json, record)
-        print(f"\nwritten to {args.json}")
+    save(args.json, record)
     return 0
 
 

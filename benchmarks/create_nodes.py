@@ -57,12 +57,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import spherekit
-from benchmarks._report import RESULTS, environment, summary, table, write_json
+from benchmarks._report import add_json_flag, environment, save, summary, table
 from spherekit import find
 from spherekit.compute import Journal, Operation
 from spherekit.property import filter_spec, retrieve
@@ -490,20 +489,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="repetitions (default 3)")
     parser.add_argument("--poll", type=float, nargs="+", default=[0.5, 2.0],
                         help="the pollers' intervals (default 0.5 2)")  # fmt: skip
-    parser.add_argument(
-        "--json", type=Path, default=RESULTS / "create_nodes.json",
-        help="where to write the results (default benchmarks/results/create_nodes.json; "
-        "'-' for nowhere)",
-    )  # fmt: skip
+    add_json_flag(parser, "create_nodes")
     args = parser.parse_args(argv)
     if args.nodes < 1 or args.parallel < 1 or args.repeat < 1 or args.task_delay < 0:
         parser.error("--nodes, --parallel and --repeat are at least 1; --task-delay >= 0")
     rec = run(args)
     print()
     print(report(rec))
-    if str(args.json) != "-":
-        write_json(args.json, rec)
-        print(f"\nwritten to {args.json}")
+    save(args.json, rec)
     return 0
 
 

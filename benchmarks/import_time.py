@@ -20,10 +20,9 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from benchmarks._report import RESULTS, ROOT, environment, summary, table, write_json
+from benchmarks._report import ROOT, add_json_flag, environment, save, summary, table
 
 TARGETS = {
     "spherekit": "import spherekit",
@@ -136,16 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--repeat", type=int, default=15, help="repetitions (default 15)")
-    parser.add_argument(
-        "--json", type=Path, default=RESULTS / "import_time.json",
-        help="where to write the results ('-' for nowhere)",
-    )  # fmt: skip
+    add_json_flag(parser, "import_time")
     args = parser.parse_args(argv)
     record = run(args.repeat, sys.executable)
     print(report(record))
-    if str(args.json) != "-":
-        write_json(args.json, record)
-        print(f"\nwritten to {args.json}")
+    save(args.json, record)
     return 0
 
 

@@ -68,7 +68,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
-from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
@@ -76,7 +75,7 @@ import httpx
 from lxml import etree
 
 import spherekit
-from benchmarks._report import RESULTS, environment, summary, table, write_json
+from benchmarks._report import add_json_flag, environment, save, summary, table
 from benchmarks.bulk_fetch import (
     _CONSOLIDATE,
     _VIEW,
@@ -685,20 +684,14 @@ def main(argv: list[str] | None = None) -> int:
         "--no-pin", action="store_true",
         help="do not pin the servers and the client to separate CPUs",
     )  # fmt: skip
-    parser.add_argument(
-        "--json", type=Path, default=RESULTS / "sim_vs_vcsim.json",
-        help="where to write the results (default benchmarks/results/sim_vs_vcsim.json; "
-        "'-' for nowhere)",
-    )  # fmt: skip
+    add_json_flag(parser, "sim_vs_vcsim")
     args = parser.parse_args(argv)
     if args.hosts < 1 or args.vms_per_host < 1 or args.repeat < 1 or args.startups < 1:
         parser.error("--hosts, --vms-per-host, --repeat and --startups must be 1 or more")
     record = run(args)
     print()
     print(report(record))
-    if str(args.json) != "-":
-        write_json(args.json, record)
-        print(f"\nwritten to {args.json}")
+    save(args.json, record)
     return 0
 
 
