@@ -18,29 +18,25 @@ from collections.abc import Iterator
 
 import pytest
 
-import spherekit
 from spherekit.compute import Journal, OperationFailed
 from spherekit.session import Session
 from spherekit.transfer import datastore as ds
-from tests.interop.vcsim import Vcsim, VcsimError
+from tests.interop.vcsim import Vcsim, connect_to, start_peer
 
 DC, DS = "DC0", "LocalDS_0"
 
 
 @pytest.fixture(scope="module")
 def vcsim() -> Iterator[Vcsim]:
-    try:
-        sim = Vcsim().start(vm=1)
-    except VcsimError as exc:  # a required peer: fail, never skip
-        pytest.fail(f"cannot start vcsim, the interop peer:\n{exc}", pytrace=False)
+    """A vcsim with one VM per pool (quick to start; these tests need files, not VMs)."""
+    sim = start_peer(vm=1)
     yield sim
     sim.stop()
 
 
 @pytest.fixture
 def session(vcsim: Vcsim) -> Iterator[Session]:
-    with spherekit.connect(vcsim.sdk_url, user=vcsim.user, password=vcsim.password,
-                           thumbprint=vcsim.thumbprint_sha256()) as s:  # fmt: skip
+    with connect_to(vcsim) as s:
         yield s
 
 

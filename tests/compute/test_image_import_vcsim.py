@@ -15,7 +15,6 @@ vcsim is a required peer: without Go or govmomi the fixture fails, it never skip
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,22 +26,6 @@ from spherekit.session import Session
 from spherekit.transfer import http as xfer
 from spherekit.transfer.ova import ChecksumMismatch
 from tests.compute.test_image_import import DISK, OVA, OVF, make_ova, manifest, methods, vm_names
-from tests.interop.vcsim import Vcsim, VcsimError
-
-
-@pytest.fixture(scope="module")
-def vcsim_session() -> Iterator[Session]:
-    try:
-        sim = Vcsim().start()
-    except VcsimError as exc:
-        pytest.fail(f"cannot start vcsim, the interop peer:\n{exc}", pytrace=False)
-    try:
-        s = spherekit.connect(sim.sdk_url, user=sim.user, password=sim.password,
-                              thumbprint=sim.thumbprint_sha256())  # fmt: skip
-        yield s
-        s.close()
-    finally:
-        sim.stop()
 
 
 def test_import_makes_a_template_once(vcsim_session: Session) -> None:

@@ -8,7 +8,6 @@ vcsim is a required peer: without Go or govmomi the fixture fails, it never skip
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,24 +20,8 @@ from spherekit.compute import reconfigure as rc
 from spherekit.compute import snapshots as sn
 from spherekit.compute.endpoint import read_one
 from spherekit.session import Session
-from tests.interop.vcsim import Vcsim, VcsimError
 
 GiB = 1024**3
-
-
-@pytest.fixture(scope="module")
-def vcsim_session() -> Iterator[Session]:
-    try:
-        sim = Vcsim().start()
-    except VcsimError as exc:
-        pytest.fail(f"cannot start vcsim, the interop peer:\n{exc}", pytrace=False)
-    try:
-        s = spherekit.connect(sim.sdk_url, user=sim.user, password=sim.password,
-                              thumbprint=sim.thumbprint_sha256())  # fmt: skip
-        yield s
-        s.close()
-    finally:
-        sim.stop()
 
 
 def _hw(s: Session, vm: Any) -> Any:

@@ -21,27 +21,19 @@ from spherekit.compute.images import find_image, mark_template
 from spherekit.compute.nodes import destroy_nodes, get_node, list_nodes
 from spherekit.compute.nodes_create import create_nodes
 from spherekit.session import Session
-from tests.interop.vcsim import Vcsim, VcsimError
+from tests.interop.vcsim import Vcsim, connect_to
 
 
 @pytest.fixture(scope="module")
-def vcsim_session() -> Iterator[Session]:
-    try:
-        sim = Vcsim().start()
-    except VcsimError as exc:
-        pytest.fail(f"cannot start vcsim, the interop peer:\n{exc}", pytrace=False)
-    try:
-        s = spherekit.connect(sim.sdk_url, user=sim.user, password=sim.password,
-                              thumbprint=sim.thumbprint_sha256())  # fmt: skip
+def vcsim_session(vcsim: Vcsim) -> Iterator[Session]:
+    """The module's vcsim, with DC0_H0_VM1 made an image (off, a snapshot, a template)."""
+    with connect_to(vcsim) as s:
         vm = find.by_path(s, "/DC0/vm/DC0_H0_VM1")
         spherekit.wait_for_task(s, s.call(vm, "PowerOffVM_Task"))
         task = s.call(vm, "CreateSnapshot_Task", name="base", memory=False, quiesce=False)
         spherekit.wait_for_task(s, task)
         mark_template(s, "DC0_H0_VM1")
         yield s
-        s.close()
-    finally:
-        sim.stop()
 
 
 def _vms(s: Session) -> list[str]:

@@ -17,34 +17,20 @@ from typing import Any
 
 import pytest
 
-import spherekit
 from spherekit import find
 from spherekit.compute import Journal, spec
 from spherekit.session import Session
-from tests.interop.vcsim import Vcsim, VcsimError
+from tests.interop.vcsim import Vcsim, connect_to
 
 #: vcsim marks the VMs it creates with this extraConfig key (a vCenter adds nothing)
 VCSIM_EXTRA = {"govcsim": "TRUE"}
 
 
-@pytest.fixture(scope="module")
-def vcsim() -> Iterator[Vcsim]:
-    try:
-        sim = Vcsim().start()
-    except VcsimError as e:  # a required peer: fail, never skip
-        pytest.fail(f"cannot start vcsim:\n{e}", pytrace=False)
-    yield sim
-    sim.stop()
-
-
 @pytest.fixture
 def session(vcsim: Vcsim) -> Iterator[Session]:
-    s = spherekit.connect(vcsim.sdk_url, user=vcsim.user, password=vcsim.password,
-                          thumbprint=vcsim.thumbprint_sha256())  # fmt: skip
-    try:
+    """A session of its own per test on the module's vcsim."""
+    with connect_to(vcsim) as s:
         yield s
-    finally:
-        s.close()
 
 
 def _dump(session: Session, path: str) -> dict[str, Any]:

@@ -16,24 +16,15 @@ import pytest
 import spherekit
 from spherekit.wire.transport import HttpTransport, Request, Response, Transport
 from tests.interop.proxy import DropProxy, ProxyCerts, make_certs
-from tests.interop.vcsim import FlagValue, Vcsim, VcsimBuildError, VcsimError
+from tests.interop.vcsim import FlagValue, Vcsim, start_peer
 
 VcsimFactory = Callable[..., Vcsim]
-
-
-def _start(**flags: FlagValue) -> Vcsim:
-    try:
-        return Vcsim().start(**flags)
-    except VcsimBuildError as exc:
-        pytest.fail(f"cannot build vcsim, the interop peer:\n{exc}", pytrace=False)
-    except VcsimError as exc:
-        pytest.fail(f"cannot start vcsim:\n{exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def vcsim() -> Iterator[Vcsim]:
     """A vcsim with the default VPX inventory, shared by the whole session: don't mutate it."""
-    sim = _start()
+    sim = start_peer()
     yield sim
     sim.stop()
 
@@ -47,7 +38,7 @@ def vcsim_factory() -> Iterator[VcsimFactory]:
     started: list[Vcsim] = []
 
     def start(**flags: FlagValue) -> Vcsim:
-        sim = _start(**flags)
+        sim = start_peer(**flags)
         started.append(sim)
         return sim
 

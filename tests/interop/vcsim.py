@@ -22,10 +22,22 @@ import threading
 import weakref
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, TYPE_CHECKING, Self
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["BUILD_SCRIPT", "FlagValue", "Vcsim", "VcsimBuildError", "VcsimError", "build"]
+if TYPE_CHECKING:
+    from spherekit.session import Session
+
+__all__ = [
+    "BUILD_SCRIPT",
+    "FlagValue",
+    "Vcsim",
+    "VcsimBuildError",
+    "VcsimError",
+    "build",
+    "connect_to",
+    "start_peer",
+]
 
 BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "vcsim" / "build.sh"
 
@@ -266,3 +278,28 @@ class Vcsim:
         """SHA-256 of the DER certificate as colon-separated uppercase hex (AB:CD:...)."""
         digest = hashlib.sha256(ssl.PEM_cert_to_DER_cert(self.cert_pem())).hexdigest()
         return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2)).upper()
+
+
+def start_peer(**flags: FlagValue) -> Vcsim:
+    """Start a vcsim for a test (``flags`` as for :meth:`Vcsim.start`).
+
+    vcsim is a required peer: when it cannot be built or started the test fails, it never
+    skips, so a machine without the toolchain cannot report a green interop run.
+    """
+    import pytest
+
+    try:
+        return Vcsim().start(**flags)
+    except VcsimBuildError as exc:
+        pytest.fail(f"cannot build vcsim, the interop peer:\n{exc}", pytrace=False)
+    except VcsimError as exc:
+        pytest.fail(f"cannot start vcsim, the interop peer:\n{exc}", pytrace=False)
+
+
+def connect_to(sim: Vcsim) -> Session:
+    """A spherekit session on ``sim``, its certificate pinned."""
+    import spherekit
+
+    return spherekit.connect(
+        sim.sdk_url, user=sim.user, password=sim.password, thumbprint=sim.thumbprint_sha256()
+    )
