@@ -62,6 +62,23 @@ def locate(ctx: Context, name: str, datacenter: MoRef | None, param: str = "data
     return ds, ds_name, rel, datacenter
 
 
+_DC_PARAMS = ("sourceDatacenter", "destinationDatacenter")
+
+
+def locate_pair(
+    ctx: Context,
+    source: str,
+    source_dc: MoRef | None,
+    dest: str,
+    dest_dc: MoRef | None,
+    params: tuple[str, str],
+) -> tuple[Located, Located]:
+    """The two ends of a copy or move; the destination's datacenter defaults to the
+    source's. ``params`` names the two datacenter parameters, for faults."""
+    src = locate(ctx, source, source_dc, params[0])
+    return src, locate(ctx, dest, dest_dc or src[3], params[1])
+
+
 def _arg(ctx: Context, ds: MoRef) -> object:
     from spherekit.schema.vim25.data import DatastoreEventArgument
 
@@ -179,8 +196,8 @@ def move_datastore_file(
     destinationDatacenter: MoRef | None = None,
     force: bool | None = None,
 ) -> MoRef:
-    source = locate(ctx, sourceName, sourceDatacenter, "sourceDatacenter")
-    dest = locate(ctx, destinationName, destinationDatacenter or source[3], "destinationDatacenter")
+    source, dest = locate_pair(ctx, sourceName, sourceDatacenter, destinationName,
+                               destinationDatacenter, _DC_PARAMS)  # fmt: skip
     return _transfer(ctx, this, True, source, dest, force)
 
 
@@ -195,6 +212,6 @@ def copy_datastore_file(
     destinationDatacenter: MoRef | None = None,
     force: bool | None = None,
 ) -> MoRef:
-    source = locate(ctx, sourceName, sourceDatacenter, "sourceDatacenter")
-    dest = locate(ctx, destinationName, destinationDatacenter or source[3], "destinationDatacenter")
+    source, dest = locate_pair(ctx, sourceName, sourceDatacenter, destinationName,
+                               destinationDatacenter, _DC_PARAMS)  # fmt: skip
     return _transfer(ctx, this, False, source, dest, force)

@@ -28,7 +28,7 @@ from spherekit.schema.base import MoRef
 from spherekit.schema.vim25 import data as d
 from spherekit.sim import faults, vmdk
 from spherekit.sim.datastore import ds_path
-from spherekit.sim.file_manager import Located, locate
+from spherekit.sim.file_manager import Located, locate, locate_pair
 from spherekit.sim.methods import handler
 from spherekit.sim.storage import Sparse
 
@@ -208,8 +208,8 @@ def copy_virtual_disk(
     destSpec: Any = None,
     force: bool | None = None,
 ) -> MoRef:
-    source = locate(ctx, sourceName, sourceDatacenter, "sourceDatacenter")
-    dest = locate(ctx, destName, destDatacenter or source[3], "destDatacenter")
+    source, dest = locate_pair(ctx, sourceName, sourceDatacenter, destName, destDatacenter,
+                               ("sourceDatacenter", "destDatacenter"))  # fmt: skip
     return _transfer(ctx, this, "CopyVirtualDisk_Task", source, dest, force, destSpec)
 
 
@@ -225,8 +225,8 @@ def move_virtual_disk(
     force: bool | None = None,
     profile: list[Any] | None = None,
 ) -> MoRef:
-    source = locate(ctx, sourceName, sourceDatacenter, "sourceDatacenter")
-    dest = locate(ctx, destName, destDatacenter or source[3], "destDatacenter")
+    source, dest = locate_pair(ctx, sourceName, sourceDatacenter, destName, destDatacenter,
+                               ("sourceDatacenter", "destDatacenter"))  # fmt: skip
     return _transfer(ctx, this, "MoveVirtualDisk_Task", source, dest, force, None)
 
 
