@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -111,6 +112,21 @@ class Lease:
     @property
     def percent(self) -> int:
         return self._percent
+
+    def file_progress(
+        self, base: int, total: int, on_progress: Callable[[int, int, int], None] | None
+    ) -> Callable[[int, int | None], None]:
+        """The progress callback of one file of a transfer of ``total`` bytes that starts at
+        byte ``base``: checks the lease, reports the bytes to it and, if given, calls
+        ``on_progress(percent, bytes_done, total)``."""
+
+        def progress(done: int, _size: int | None) -> None:
+            self.check()
+            self.set_progress(base + done, total)
+            if on_progress is not None:
+                on_progress(self.percent, base + done, total)
+
+        return progress
 
     def start_keepalive(self) -> None:
         if self._thread is not None or self.op.plan:

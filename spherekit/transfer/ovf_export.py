@@ -195,14 +195,7 @@ def _download(
     out = []
     for n, (url, size) in enumerate(zip(urls, expected, strict=True), 1):
         fname = f"{name}-disk{n}.vmdk"
-        base = done_before
-
-        def progress(done: int, _total: int | None, base: int = base) -> None:
-            lease.check()
-            lease.set_progress(base + done, total)
-            if on_progress is not None:
-                on_progress(lease.percent, base + done, total)
-
+        progress = lease.file_progress(done_before, total, on_progress)
         with local.file(work / fname).open("wb") as f:
             got = http.get(session, url.url, f.write, size=size or None, on_progress=progress)
         out.append((url.key, fname, got.size, got.sha256))

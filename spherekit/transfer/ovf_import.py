@@ -303,17 +303,10 @@ def _upload(
         if url is None:
             raise LeaseError(f"{lease.ref} has no device URL for {path} ({item.deviceId})")
         entry = package.manifest.get(path)
-        base = done_before
-
-        def progress(done: int, _total: int | None, base: int = base) -> None:
-            lease.check()
-            lease.set_progress(base + done, total)
-            if on_progress is not None:
-                on_progress(lease.percent, base + done, total)
-
         try:
             sent = http.put(
-                session, url.url, reader, size=size, on_progress=progress,
+                session, url.url, reader, size=size,
+                on_progress=lease.file_progress(done_before, total, on_progress),
                 headers={"Content-Type": _VMDK}, digests=[entry.algorithm] if entry else (),
             )  # fmt: skip
         except http.SourceError as e:  # a local read error is the package's, not the network's
