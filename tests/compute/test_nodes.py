@@ -222,7 +222,9 @@ def test_a_failed_clone_among_parallel_ones_undoes_all(
     assert 3 <= len(clones) <= 5  # no new clone starts once one failed
 
 
-class _BadSecond(Customization):
+class BadSecond(Customization):
+    """LinuxPrep with a host name the guest refuses, for the second node."""
+
     def spec(self, index: int, node: str, count: int) -> vim.CustomizationSpec:
         spec = super().spec(index, node, count)
         if index == 1:
@@ -236,7 +238,7 @@ def test_customization_failure_keeps_that_node_for_diagnosis(
 ) -> None:
     vms = _vms(session)
     with pytest.raises(OperationFailed) as caught:
-        create_nodes(session, image, 2, "cust", customization=_BadSecond(), journal=journal)
+        create_nodes(session, image, 2, "cust", customization=BadSecond(), journal=journal)
     assert isinstance(caught.value.cause, CustomizationFailed)
     assert "cust-2" in caught.value.cause.failed
     assert any("cust-2" in k for k in caught.value.kept)

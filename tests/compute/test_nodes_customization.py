@@ -24,6 +24,7 @@ from spherekit.compute.nodes_create import create_nodes
 from spherekit.session import Session
 from spherekit.sim import Simulator, VpxModel
 from spherekit.wire.transport import Request, Response
+from tests.compute.test_nodes import BadSecond
 
 IMAGE = "DC0_H0_VM1"
 OLD, NEW = "7.0.0.0", "8.0.2.0"
@@ -115,17 +116,6 @@ def _names(session: Session) -> list[str]:
     return sorted(v["name"] for _, v in spherekit.fetch(session, "VirtualMachine", ["name"]))
 
 
-class _BadSecond(Customization):
-    """LinuxPrep with a host name the guest refuses, for the second node."""
-
-    def spec(self, index: int, node: str, count: int) -> vim.CustomizationSpec:
-        spec = super().spec(index, node, count)
-        if index == 1:
-            assert isinstance(spec.identity, vim.CustomizationLinuxPrep)
-            spec.identity.hostName = vim.CustomizationFixedName(name="not_a_host_name!")
-        return spec
-
-
 def test_the_server_version_chooses_the_source(session: Session, version: str) -> None:
     assert session.api_version == version
     assert reports_customization_info(session) is (version == NEW)
@@ -157,7 +147,7 @@ def test_failure_keeps_the_node_reports_and_journals_it(
     before = _names(session)
     with pytest.raises(OperationFailed) as caught:
         create_nodes(
-            session, image, 2, "bad", customization=_BadSecond(), journal=journal, timeout=30
+            session, image, 2, "bad", customization=BadSecond(), journal=journal, timeout=30
         )
     cause = caught.value.cause
     assert isinstance(cause, CustomizationFailed)
@@ -190,7 +180,7 @@ def test_event_collectors_lost_with_the_session_are_made_again(
     assert isinstance(rec, Recording)
     rec.before["ReadNextEvents"] = sim.control.expire_sessions
     with pytest.raises(OperationFailed) as caught:
-        create_nodes(session, image, 2, "relog", customization=_BadSecond(), timeout=30)
+        create_nodes(session, image, 2, "relog", customization=BadSecond(), timeout=30)
     assert isinstance(caught.value.cause, CustomizationFailed)
     assert list(caught.value.cause.failed) == ["relog-2"]
     assert rec.methods.count("CreateCollectorForEvents") == 2

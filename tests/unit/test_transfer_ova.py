@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -16,22 +14,14 @@ from spherekit.transfer.ova import (
     check_digest,
     open_package,
 )
+from tests.compute.test_image_import import make_ova
 
 OVF = b'<?xml version="1.0"?><Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1"/>'
 
 
-def _ova(path: Path, members: list[tuple[str, bytes]]) -> Path:
-    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
-
-
 def test_members_of_a_local_ova_are_read_in_place_in_any_chunk_size(tmp_path: Path) -> None:
     a, b = os.urandom(3000), os.urandom(70_000)
-    ova = _ova(tmp_path / "p.ova", [("x.ovf", OVF), ("a.vmdk", a), ("b.vmdk", b)])
+    ova = make_ova(tmp_path / "p.ova", [("x.ovf", OVF), ("a.vmdk", a), ("b.vmdk", b)])
     with open_package(ova) as pkg:
         got = {}
         for name, reader, size in pkg.files(["b.vmdk", "a.vmdk"]):
@@ -46,7 +36,7 @@ def test_members_of_a_local_ova_are_read_in_place_in_any_chunk_size(tmp_path: Pa
 
 def test_a_member_can_be_rewound_to_send_it_again(tmp_path: Path) -> None:
     data = os.urandom(10_000)
-    ova = _ova(tmp_path / "p.ova", [("x.ovf", OVF), ("d.vmdk", data)])
+    ova = make_ova(tmp_path / "p.ova", [("x.ovf", OVF), ("d.vmdk", data)])
     with open_package(ova) as pkg:
         ((_, reader, _),) = pkg.files(["d.vmdk"])
         member = reader
@@ -63,7 +53,7 @@ def test_an_archive_cut_short_while_read_is_an_os_error(
     tmp_path: Path,
 ) -> None:
     data = os.urandom(50_000)
-    ova = _ova(tmp_path / "p.ova", [("x.ovf", OVF), ("d.vmdk", data)])
+    ova = make_ova(tmp_path / "p.ova", [("x.ovf", OVF), ("d.vmdk", data)])
     with open_package(ova) as pkg:
         with ova.open("r+b") as f:  # opened whole (a cut one is refused at open), then cut
             f.truncate(ova.stat().st_size - 40_000)
