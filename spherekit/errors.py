@@ -89,6 +89,23 @@ class TLSError(ConnectError):
         self.presented = presented
         self.mismatch = mismatch
 
+    def in_flags(self) -> str:
+        """The message with its fix in command-line flags (``--thumbprint``, ``--ca-file``,
+        ``--insecure``, as spherekit's commands name them) instead of Python arguments."""
+        if self.presented is None and self.problem == str(self):  # no certificate to pin
+            return self.problem
+        pin = f"--thumbprint {self.presented}" if self.presented else "--thumbprint <its SHA-256>"
+        if self.mismatch:
+            return (
+                f"{self.problem} — if its certificate was replaced on purpose, pin the new "
+                f"one with {pin}; otherwise someone may be intercepting the connection"
+            )
+        return (
+            f"{self.problem} — if you trust this server, pin its certificate with {pin}, "
+            "trust its CA with --ca-file FILE, or pass --insecure (no protection against "
+            "interception)"
+        )
+
 
 class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001 - is-a builtin TimeoutError
     """The server did not answer in time."""

@@ -325,7 +325,7 @@ def classify(exc: BaseException) -> tuple[int, str]:
     if isinstance(cause, errors.WaitTimeout):
         hint = "it may still finish; try again with a longer --timeout"
     if isinstance(cause, errors.TLSError):
-        what = tls_problem(cause)
+        what = cause.in_flags()
         hint = ""
     line = (
         what
@@ -333,16 +333,3 @@ def classify(exc: BaseException) -> tuple[int, str]:
         else f"{what.rstrip('. ')} — {hint}"
     )
     return EXIT[kind], "spherekit: " + " ".join(line.split())
-
-
-def tls_problem(exc: errors.TLSError) -> str:
-    """A rejected certificate, with the fix in command-line flags."""
-    if exc.presented is None and exc.problem == str(exc):  # no certificate to speak of
-        return exc.problem
-    pin = f"--thumbprint {exc.presented}" if exc.presented else "--thumbprint <its SHA-256>"
-    if exc.mismatch:
-        return (f"{exc.problem} — if its certificate was replaced on purpose, pin the new one "
-                f"with {pin}; otherwise someone may be intercepting the connection")  # fmt: skip
-    return (f"{exc.problem} — if you trust this server, pin its certificate with {pin}, "
-            "trust its CA with --ca-file FILE, or pass --insecure (no protection against "
-            "interception)")  # fmt: skip

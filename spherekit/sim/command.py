@@ -358,11 +358,7 @@ def run(args: argparse.Namespace, prog: str) -> int:
     try:
         code: int = args.run(args)
     except TLSError as exc:  # the fix in this command's flags, not in Python terms
-        pin = f"--thumbprint {exc.presented}" if exc.presented else "--thumbprint <its SHA-256>"
-        fix = "if its certificate was replaced on purpose" if exc.mismatch else (
-            "if you trust this server")  # fmt: skip
-        print(f"{prog}: error: {exc.problem}; {fix}, pass {pin} (or --ca-file FILE, or "
-              "--insecure)", file=sys.stderr)  # fmt: skip
+        print(f"{prog}: error: {exc.in_flags()}", file=sys.stderr)
         return 1
     except (SpherekitError, ValueError, OSError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
