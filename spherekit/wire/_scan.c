@@ -673,19 +673,11 @@ static int read_object(Scanner *sc, PyObject *rows, PyObject *frags) {
         sc->failed = 1;
         return 0;
     }
-    PyObject *type;
-    if (mtype.n > 0) {
-        type = cached(sc, &sc->types, mtype, NULL);
-        if (type == NULL) {
-            Py_DECREF(value);
-            return 0;
-        }
-    } else {
-        type = cached(sc, &sc->types, (Span){"", 0}, NULL);
-        if (type == NULL) {
-            Py_DECREF(value);
-            return 0;
-        }
+    /* as lxml's path: MoRef(obj.get("type") or "", obj.text or "") */
+    PyObject *type = cached(sc, &sc->types, mtype.n > 0 ? mtype : (Span){"", 0}, NULL);
+    if (type == NULL) {
+        Py_DECREF(value);
+        return 0;
     }
     PyObject *ref = new_moref(sc, type, value);
     if (ref == NULL) return 0;
